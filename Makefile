@@ -1,0 +1,45 @@
+# The two commands a newcomer needs:
+#   make demo   install what is missing, start the private PostGIS, load the demo city, serve it
+#   make test   the same set-up, then formatting, lints and every test
+#
+# Build artefacts go to $CARGO_TARGET_DIR (default: ~/.cache/stadtkarte/target, outside the clone,
+# so a fresh clone reuses earlier builds).
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/stadtkarte/target
+export CARGO_BUILD_JOBS ?= 2
+PG_PORT ?= 5439
+export STADTKARTE_PG_PORT := $(PG_PORT)
+DB_URL := postgresql://stadtkarte@127.0.0.1:$(PG_PORT)/stadtkarte
+SCALE ?= 1
+BIN := $(CARGO_TARGET_DIR)/release/stadtkarte
+
+.PHONY: demo test setup lint db-stop
+
+setup:
+	@scripts/env.sh
+	@command -v cargo >/dev/null || { echo "cargo is missing: install Rust (rustup) first" >&2; exit 1; }
+
+demo: setup
+	cargo build --release --locked --bin stadtkarte
+	STADTKARTE_DATABASE__URL=$(DB_URL) $(BIN) demo --scale $(SCALE)
+	@echo
+	@echo "Stadtkarte läuft / is running:"
+	@echo "  Startseite   http://127.0.0.1:8080/"
+	@echo "  Health       http://127.0.0.1:8080/health"
+	@echo "  Ready        http://127.0.0.1:8080/ready"
+	@echo "  Metrics      http://127.0.0.1:8080/metrics"
+	@echo "  Datenbank    $(DB_URL)"
+	@echo "Beenden mit Strg-C / stop with Ctrl-C"
+	STADTKARTE_DATABASE__URL=$(DB_URL) exec $(BIN) serve
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+test: setup lint
+	cargo build --workspace --bins --locked
+	scripts/run-tests.sh
+
+db-stop:
+	@scripts/env.sh stop

@@ -1,0 +1,356 @@
+//! Configuration: a TOML file plus `STADTKARTE_*` environment overrides.
+//!
+//! The file is optional; every key has a default that suits a developer machine. Environment
+//! variables override the file: `STADTKARTE_DATABASE__URL` sets `database.url` (two
+//! underscores separate the section from the key). An unknown key or a value of the wrong type
+//! stops start-up with an error that names the key, so a typo never goes unnoticed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "STADTKARTE_";
+
+/// Environment variables with the prefix that are not configuration keys.
+const ENV_NOT_KEYS: &[&str] = &["config"];
+
+/// The validated configuration of one `stadtkarte` process.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// The PostgreSQL/PostGIS database.
+    pub database: DatabaseConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// The address under which clients reach the server; base of every absolute link.
+    pub public_url: String,
+    /// Seconds that running requests get to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// libpq-style URL or key=value connection string.
+    pub url: String,
+    /// Largest number of connections the pool opens.
+    pub pool_size: usize,
+    /// Seconds to wait for a new connection before the request fails.
+    pub connect_timeout_secs: u64,
+    /// Seconds between attempts to reach the database while it is down at start-up.
+    pub retry_interval_secs: u64,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `info,stadtkarte_core=debug`. `RUST_LOG` wins.
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "postgresql://stadtkarte@127.0.0.1:5439/stadtkarte".to_owned(),
+            pool_size: 16,
+            connect_timeout_secs: 3,
+            retry_interval_secs: 2,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A config file was named but is not there.
+    #[error("configuration file {} does not exist", .0.display())]
+    FileMissing(PathBuf),
+    /// The file is not valid TOML, a key is unknown or a value has the wrong type.
+    #[error("configuration: {0}")]
+    Invalid(String),
+    /// A value has the right type but cannot be used.
+    #[error("configuration key `{key}`: {reason}")]
+    BadValue {
+        /// Dotted key, e.g. `database.url`.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Loads the defaults, then `file` (when given), then the `STADTKARTE_*` environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Config::load`] with an explicit environment, so tests need not touch the process's.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::FileMissing(path.to_owned()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix(ENV_PREFIX).map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            if !ENV_NOT_KEYS.contains(&key.as_str()) {
+                figment = figment.merge(EnvOverride {
+                    key: key.replace("__", "."),
+                    value,
+                    name,
+                });
+            }
+        }
+        let config: Self = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(describe(&e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        tokio_postgres::Config::from_str(&self.database.url).map_err(|e| {
+            ConfigError::BadValue {
+                key: "database.url",
+                reason: format!("not a PostgreSQL connection string ({e})"),
+            }
+        })?;
+        if self.database.pool_size == 0 {
+            return Err(ConfigError::BadValue {
+                key: "database.pool_size",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            return Err(ConfigError::BadValue {
+                key: "server.public_url",
+                reason: "must start with http:// or https://".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash.
+    #[must_use]
+    pub fn base_url(&self) -> &str {
+        self.server.public_url.trim_end_matches('/')
+    }
+}
+
+/// One line per problem, naming the key and where its value came from.
+fn describe(error: &figment::Error) -> String {
+    error
+        .clone()
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let origin = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(figment::Source::File(path)) => format!(" (in {})", path.display()),
+                    Some(source) => format!(" (in {source})"),
+                    None => format!(" (from {})", m.name),
+                })
+                .unwrap_or_default();
+            // TOML parse errors span several lines with a drawing of the spot; keep the words.
+            let what = e
+                .kind
+                .to_string()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.contains('|'))
+                .collect::<Vec<_>>()
+                .join(": ");
+            if key.is_empty() {
+                format!("{what}{origin}")
+            } else {
+                format!("key `{key}`: {what}{origin}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One `STADTKARTE_SECTION__KEY=value` variable as a figment provider, so errors name it.
+struct EnvOverride {
+    name: String,
+    key: String,
+    value: String,
+}
+
+impl Provider for EnvOverride {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("environment variable {}", self.name))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        // `8080` becomes a number, `true` a boolean, anything else stays a string.
+        let value = self
+            .value
+            .parse::<Value>()
+            .unwrap_or_else(|_| Value::from(self.value.clone()));
+        Serialized::global(&self.key, value).data()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn no_env() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    #[test]
+    fn defaults_without_file() {
+        assert_eq!(
+            Config::load_from(None, no_env()).unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let f = file("[server]\nlisten = \"127.0.0.1:9999\"\n[log]\nformat = \"json\"\n");
+        let env = vec![
+            (
+                "STADTKARTE_SERVER__LISTEN".to_owned(),
+                "127.0.0.1:7000".to_owned(),
+            ),
+            ("STADTKARTE_DATABASE__POOL_SIZE".to_owned(), "3".to_owned()),
+            ("STADTKARTE_CONFIG".to_owned(), "ignored.toml".to_owned()),
+            ("OTHER".to_owned(), "x".to_owned()),
+        ];
+        let c = Config::load_from(Some(f.path()), env).unwrap();
+        assert_eq!(c.server.listen.port(), 7000);
+        assert_eq!(c.database.pool_size, 3);
+        assert_eq!(c.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let f = file("[database]\nurll = \"x\"\n");
+        let e = Config::load_from(Some(f.path()), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("urll"), "{e}");
+    }
+
+    #[test]
+    fn unknown_environment_key_is_named() {
+        let env = vec![("STADTKARTE_SERVER__LISTN".to_owned(), "x".to_owned())];
+        let e = Config::load_from(None, env).unwrap_err().to_string();
+        assert!(e.contains("listn"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let f = file("[database]\npool_size = \"many\"\n");
+        let e = Config::load_from(Some(f.path()), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("database.pool_size"), "{e}");
+    }
+
+    #[test]
+    fn malformed_toml_is_reported() {
+        let f = file("[server\nlisten = 1\n");
+        let e = Config::load_from(Some(f.path()), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("configuration:"), "{e}");
+    }
+
+    #[test]
+    fn bad_database_url_is_named() {
+        let env = vec![(
+            "STADTKARTE_DATABASE__URL".to_owned(),
+            "postgresql://a:b@h:notaport/x".to_owned(),
+        )];
+        let e = Config::load_from(None, env).unwrap_err().to_string();
+        assert!(e.contains("database.url"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let e = Config::load_from(Some(Path::new("/nonexistent/stadtkarte.toml")), no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/nonexistent/stadtkarte.toml"), "{e}");
+    }
+
+    #[test]
+    fn example_file_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stadtkarte.example.toml");
+        let c = Config::load_from(Some(&path), no_env()).unwrap();
+        assert_eq!(c, Config::default());
+    }
+}

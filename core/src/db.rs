@@ -1,0 +1,110 @@
+//! The PostgreSQL connection pool.
+//!
+//! deadpool-postgres opens connections lazily and replaces broken ones, so the pool survives a
+//! database restart: requests fail fast (503) while the database is away and work again as soon
+//! as it is back, without restarting the server.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use crate::config::DatabaseConfig;
+use crate::problem::Problem;
+
+/// A connection taken from the pool; dereferences to a `tokio_postgres::Client`.
+pub type PooledClient = deadpool_postgres::Object;
+
+/// Why a database operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// The pool could not be built from the configuration.
+    #[error("cannot set up the database pool: {0}")]
+    Setup(String),
+    /// No connection could be had (database down, unreachable or pool exhausted).
+    #[error("database not available: {0}")]
+    Unavailable(#[from] PoolError),
+    /// A statement failed.
+    #[error("database error while {what}: {source}")]
+    Query {
+        /// What was being done.
+        what: &'static str,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+}
+
+impl DbError {
+    /// Wraps a driver error with what was being done.
+    pub fn query(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> Self {
+        move |source| Self::Query { what, source }
+    }
+}
+
+impl From<DbError> for Problem {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database not available");
+                Self::unavailable(
+                    "The database is not reachable at the moment; please try again shortly.",
+                )
+            }
+            DbError::Query { ref source, .. } if source.is_closed() => {
+                tracing::warn!(%error, "database connection lost");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Vorübergehend nicht verfügbar / service unavailable",
+                    "The database connection was lost; please try again shortly.",
+                )
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+/// Builds the pool; no connection is opened until one is needed.
+pub fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
+    let mut pg = tokio_postgres::Config::from_str(&config.url)
+        .map_err(|e| DbError::Setup(format!("database.url: {e}")))?;
+    let timeout = Duration::from_secs(config.connect_timeout_secs.max(1));
+    pg.connect_timeout(timeout);
+    if pg.get_application_name().is_none() {
+        pg.application_name("stadtkarte");
+    }
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(config.pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .build()
+        .map_err(|e| DbError::Setup(e.to_string()))
+}
+
+/// Host and port of a connection string, for log lines (never the password).
+#[must_use]
+pub fn describe_target(url: &str) -> String {
+    let Ok(pg) = tokio_postgres::Config::from_str(url) else {
+        return "an unparsable address".to_owned();
+    };
+    let host = match pg.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = pg.get_ports().first().copied().unwrap_or(5432);
+    let db = pg.get_dbname().unwrap_or("(default)");
+    format!("{host}:{port}/{db}")
+}

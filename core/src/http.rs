@@ -1,0 +1,37 @@
+//! The behaviour every route shares, applied once around the composed router: request ids,
+//! request logging, metrics, problem pages for browsers and the 404 fallback.
+
+use axum::Router;
+use axum::http::{HeaderName, Request};
+use axum::middleware;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::problem;
+use crate::telemetry;
+
+/// Header carrying the request id (taken from the client when given, else generated).
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps the composed router of all crates.
+pub fn finish(router: Router) -> Router {
+    // Install the metrics recorder before the first request is counted.
+    telemetry::metrics_handle();
+    // Layers run bottom-up on the way in: the request id is set first, so logs carry it.
+    router
+        .fallback(problem::not_found)
+        .layer(middleware::from_fn(problem::html_for_browsers))
+        .layer(middleware::from_fn(telemetry::track_requests))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

@@ -1,0 +1,24 @@
+//! The shared foundation of every Stadtkarte crate: configuration, the database pool and
+//! migrations, the collection catalog, errors as RFC 9457 problem details, content negotiation,
+//! logs and metrics, and the operational endpoints.
+//!
+//! `core` depends on no other workspace crate. It knows nothing about OGC APIs, tiles or imports;
+//! those crates build on it. It never takes an SQL identifier from a request: names come from the
+//! catalog only.
+
+pub mod catalog;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod migrate;
+pub mod negotiate;
+pub mod ops;
+pub mod problem;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Config;
+pub use deadpool_postgres::Pool;
+pub use problem::Problem;
+pub use state::AppState;
+pub use tokio_postgres;

@@ -1,0 +1,202 @@
+//! RFC 9457 problem details: the one place where errors become HTTP responses.
+//!
+//! Every module has its own error enum and converts it into a [`Problem`]; handlers return
+//! `Result<_, Problem>`. A problem is written as `application/problem+json`; the
+//! [`html_for_browsers`] middleware turns it into an HTML page when the client is a browser.
+//! Internal details (SQL, paths) are logged, never sent.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::negotiate::prefers_html;
+
+/// Media type of problem details.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem detail.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Problem {
+    /// A URI naming the kind of problem; `about:blank` when the status says it all.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary, the same for every occurrence of this kind.
+    pub title: String,
+    /// HTTP status code.
+    #[serde(with = "status_code")]
+    pub status: StatusCode,
+    /// What went wrong this time, for the person reading it.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub detail: String,
+}
+
+impl Problem {
+    /// A problem with `about:blank` as its type.
+    pub fn new(status: StatusCode, title: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            kind: "about:blank".to_owned(),
+            title: title.into(),
+            status,
+            detail: detail.into(),
+        }
+    }
+
+    /// 400: the request is malformed or names something unknown.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "Ungültige Anfrage / bad request",
+            detail,
+        )
+    }
+
+    /// 404: nothing is here.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Nicht gefunden / not found", detail)
+    }
+
+    /// 503: a dependency (the database) is not available right now.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Vorübergehend nicht verfügbar / service unavailable",
+            detail,
+        )
+    }
+
+    /// 500: a fault of ours. `cause` is logged; the client learns only that it happened.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Interner Fehler / internal error",
+            "The server could not answer this request; the fault has been logged.",
+        )
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.title,
+            self.detail
+        )
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+    }
+}
+
+/// Fallback for routes that do not exist.
+pub async fn not_found(request: Request) -> Problem {
+    Problem::not_found(format!("There is no resource at {}", request.uri().path()))
+}
+
+/// Middleware: a browser that receives a problem gets it as an HTML page instead.
+pub async fn html_for_browsers(request: Request, next: Next) -> Response {
+    let wants_html = prefers_html(request.headers());
+    let response = next.run(request).await;
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    if !(wants_html && is_problem) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let Ok(problem) = serde_json::from_slice::<Problem>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(problem_page(&problem)))
+}
+
+fn problem_page(problem: &Problem) -> String {
+    let status = problem.status.as_u16();
+    let title = escape_html(&problem.title);
+    let detail = escape_html(&problem.detail);
+    format!(
+        "<!doctype html>\n<html lang=\"de\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{status} – {title} – Stadtkarte</title>\
+         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}}\
+         a{{color:#0b4f8a}}</style></head>\
+         <body><main><h1>{title}</h1><p>Fehler {status}. {detail}</p>\
+         <p><a href=\"/\">Zur Startseite / home</a></p></main></body></html>\n"
+    )
+}
+
+/// Escapes text for HTML element content and attribute values.
+#[must_use]
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+mod status_code {
+    use axum::http::StatusCode;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `with` signature
+    pub(super) fn serialize<S: Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u16(status.as_u16())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<StatusCode, D::Error> {
+        StatusCode::from_u16(u16::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape_html("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn serialises_as_rfc9457() {
+        let json = serde_json::to_value(Problem::bad_request("limit must be positive")).unwrap();
+        assert_eq!(json["status"], 400);
+        assert_eq!(json["type"], "about:blank");
+        assert_eq!(json["detail"], "limit must be positive");
+    }
+}

@@ -1,0 +1,195 @@
+//! The `stadtkarte` binary: the command line (serve, migrate, demo) and the composition of every
+//! crate's router. This is the only crate that knows all the others.
+
+mod landing;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use clap::{Parser, Subcommand};
+use stadtkarte_core::db::{self, PooledClient, describe_target};
+use stadtkarte_core::{AppState, Config, http, migrate, ops};
+use stadtkarte_importers::demo::{self, DemoOptions};
+
+/// Stadtkarte — Web-GIS und Open-Data-Plattform / Web-GIS and open-data platform.
+#[derive(Debug, Parser)]
+#[command(name = "stadtkarte", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./stadtkarte.toml when it exists.
+    #[arg(long, global = true, env = "STADTKARTE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the platform over HTTP (migrates the database first).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Generate the demo city of Koblenz and load it (replaces a previous demo city).
+    Demo {
+        /// Multiply the number of buildings (1 = about 50,000), for benchmarks.
+        #[arg(long, default_value_t = 1)]
+        scale: u32,
+        /// Seed of the random choices; the same seed gives the same city.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+/// Parses the arguments and runs the command. Argument errors print clap's help and exit.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
+    let cli = Cli::parse_from(args);
+    let config_file = cli.config.clone().or_else(|| {
+        let default = PathBuf::from("stadtkarte.toml");
+        default.is_file().then_some(default)
+    });
+    let config = Config::load(config_file.as_deref())?;
+    stadtkarte_core::telemetry::init_logging(&config.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate_once(&config).await,
+            Command::Demo { scale, seed } => load_demo(&config, DemoOptions { scale, seed }).await,
+        }
+    })
+}
+
+/// Every route of the platform, with the shared behaviour around it.
+pub fn app(state: AppState) -> Router {
+    let router = Router::new()
+        .merge(ops::router(state.clone()))
+        .merge(landing::router(state));
+    http::finish(router)
+}
+
+/// Waits until the database answers, then migrates it and marks the state ready. Runs in the
+/// background of `serve`, so the server answers `/health` and a 503 `/ready` meanwhile.
+pub async fn prepare_database(state: AppState) {
+    let target = describe_target(&state.config.database.url);
+    let interval = Duration::from_secs(state.config.database.retry_interval_secs.max(1));
+    loop {
+        let attempt = async {
+            let mut client = state.pool.get().await.map_err(anyhow::Error::from)?;
+            let applied = migrate::run(&mut client).await?;
+            anyhow::Ok(applied)
+        };
+        match attempt.await {
+            Ok(applied) => {
+                tracing::info!(database = %target, migrations_applied = applied.len(), "database ready");
+                state.mark_migrated();
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    database = %target,
+                    error = %format!("{e:#}"),
+                    "database not reachable or not migratable; retrying in {} s",
+                    interval.as_secs()
+                );
+                tokio::time::sleep(interval).await;
+            }
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.server.listen;
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let public = config.base_url().to_owned();
+    let pool = db::pool(&config.database)?;
+    let state = AppState::new(config, pool);
+    tokio::spawn(prepare_database(state.clone()));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (server.listen)"))?;
+    tracing::info!(%listen, "Stadtkarte serves {public}/ (health {public}/health, ready {public}/ready, metrics {public}/metrics)");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!(
+            "shutting down: finishing running requests (at most {} s)",
+            grace.as_secs()
+        );
+        let _ = stop_tx.send(true);
+    });
+    let deadline = async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|stopped| *stopped).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result.context("the HTTP server failed")?,
+        () = deadline => tracing::warn!("requests still running after the grace period; stopping anyway"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+async fn connect_and_migrate(config: &Config) -> anyhow::Result<PooledClient> {
+    let pool = db::pool(&config.database)?;
+    let target = describe_target(&config.database.url);
+    let mut client = pool
+        .get()
+        .await
+        .with_context(|| format!("cannot connect to the database at {target} (database.url)"))?;
+    let applied = migrate::run(&mut client).await?;
+    for name in &applied {
+        eprintln!("Migration angewendet / applied: {name}");
+    }
+    Ok(client)
+}
+
+async fn migrate_once(config: &Config) -> anyhow::Result<()> {
+    drop(connect_and_migrate(config).await?);
+    eprintln!("Datenbank ist aktuell / database schema is up to date");
+    Ok(())
+}
+
+async fn load_demo(config: &Config, options: DemoOptions) -> anyhow::Result<()> {
+    let mut client = connect_and_migrate(config).await?;
+    eprintln!(
+        "Demo-Stadt Koblenz wird geladen (scale {}, seed {}) / loading the demo city",
+        options.scale, options.seed
+    );
+    let summary = demo::load(&mut client, options, |line| eprintln!("{line}")).await?;
+    eprintln!(
+        "Fertig in {:.1} s: {} Stadtteile, {} Straßen, {} Gebäude, {} Orte von Interesse",
+        summary.elapsed.as_secs_f64(),
+        summary.districts,
+        summary.streets,
+        summary.buildings,
+        summary.pois
+    );
+    Ok(())
+}

@@ -1,0 +1,391 @@
+//! The test harness: a real, throwaway PostGIS per test run, a fresh database per test (cloned
+//! from a migrated template, so it takes milliseconds), the router built in-process, and small
+//! helpers to call it and to run the `stadtkarte` binary.
+//!
+//! The cluster lives in a temporary directory on a free port. A watchdog process stops it and
+//! deletes the directory as soon as the test process exits, however it exits.
+
+// This crate is test code: a harness that cannot set up must fail the test loudly.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use stadtkarte_core::{AppState, Config};
+use tokio_postgres::NoTls;
+use tower::ServiceExt as _;
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+const TEMPLATE: &str = "stadtkarte_template";
+
+/// A private PostgreSQL cluster in a temporary directory.
+#[derive(Debug)]
+pub struct Cluster {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    dir: PathBuf,
+    watchdog: Option<(Child, ChildStdin)>,
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A command for a PostgreSQL program, run as `postgres` when we are root (PostgreSQL refuses
+/// to run as root).
+fn pg_command(program: &str) -> Command {
+    let path = format!("{PG_BIN}/{program}");
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", &path]);
+        c
+    } else {
+        Command::new(path)
+    }
+}
+
+fn run(mut command: Command, what: &str) {
+    let out = command.output().unwrap_or_else(|e| {
+        panic!("{what}: cannot run ({e}); is PostgreSQL 15 installed (scripts/env.sh)?")
+    });
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A TCP port that was free a moment ago.
+#[must_use]
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
+}
+
+impl Cluster {
+    /// Creates (but does not start) a cluster that will listen on `port`.
+    #[must_use]
+    pub fn create(port: u16) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("stadtkarte-test-pg-")
+            .tempdir_in("/tmp")
+            .expect("cannot create a temporary directory")
+            .keep();
+        if is_root() {
+            run(
+                {
+                    let mut c = Command::new("chown");
+                    c.arg("postgres:postgres").arg(&dir);
+                    c
+                },
+                "chown",
+            );
+        }
+        let data = dir.join("data");
+        let mut initdb = pg_command("initdb");
+        initdb.arg("-D").arg(&data).args([
+            "-U",
+            "stadtkarte",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ]);
+        run(initdb, "initdb");
+        let settings = format!(
+            "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
+             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
+             max_connections = 200\nshared_buffers = 128MB\n",
+            dir.display()
+        );
+        // Append the settings as the cluster's owner.
+        let mut tee = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", "tee", "-a"]);
+            c
+        } else {
+            let mut c = Command::new("tee");
+            c.arg("-a");
+            c
+        };
+        let mut child = tee
+            .arg(data.join("postgresql.conf"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("cannot write postgresql.conf");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(settings.as_bytes())
+            .expect("cannot write postgresql.conf");
+        assert!(child.wait().expect("tee").success());
+        let mut cluster = Self {
+            port,
+            dir,
+            watchdog: None,
+        };
+        cluster.watchdog = Some(cluster.spawn_watchdog());
+        cluster
+    }
+
+    /// A process that stops the cluster and removes its files when our end of its stdin
+    /// closes, that is when this process exits or the cluster is dropped.
+    fn spawn_watchdog(&self) -> (Child, ChildStdin) {
+        let data = self.dir.join("data");
+        let stop = if is_root() {
+            format!(
+                "runuser -u postgres -- {PG_BIN}/pg_ctl -D '{}' -m immediate stop",
+                data.display()
+            )
+        } else {
+            format!("{PG_BIN}/pg_ctl -D '{}' -m immediate stop", data.display())
+        };
+        let script = format!(
+            "cat >/dev/null; {stop} >/dev/null 2>&1; rm -rf '{}'",
+            self.dir.display()
+        );
+        let mut child = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start the cluster watchdog");
+        let stdin = child.stdin.take().expect("watchdog stdin");
+        (child, stdin)
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn start(&self) {
+        let mut c = pg_command("pg_ctl");
+        c.arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("postgresql.log"))
+            .args(["-w", "-t", "60", "start"]);
+        run(c, "pg_ctl start");
+    }
+
+    /// Stops the server at once.
+    pub fn stop(&self) {
+        let mut c = pg_command("pg_ctl");
+        c.arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "stop"]);
+        run(c, "pg_ctl stop");
+    }
+
+    /// Connection URL of database `db`.
+    #[must_use]
+    pub fn url(&self, db: &str) -> String {
+        format!("postgresql://stadtkarte@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// The cluster's directory.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some((mut child, stdin)) = self.watchdog.take() {
+            drop(stdin);
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The cluster shared by every test of this run, with a migrated template database.
+pub fn shared_cluster() -> &'static Cluster {
+    static SHARED: OnceLock<Cluster> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let cluster = Cluster::create(free_port());
+        cluster.start();
+        let admin = cluster.url("postgres");
+        let template = cluster.url(TEMPLATE);
+        // Tests run inside their own runtimes; migrate on a thread with a runtime of its own.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let admin = connect(&admin).await;
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {TEMPLATE}"))
+                    .await
+                    .expect("create template");
+                let mut client = connect(&template).await;
+                stadtkarte_core::migrate::run(&mut client)
+                    .await
+                    .expect("migrating the template database");
+            });
+        })
+        .join()
+        .expect("template preparation panicked");
+        cluster
+    })
+}
+
+/// Opens a plain connection (not pooled).
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// A fresh, migrated database of its own for one test.
+pub async fn fresh_database() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let cluster = shared_cluster();
+    let name = format!("test_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let _guard = LOCK.lock().await;
+    let admin = connect(&cluster.url("postgres")).await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+        .await
+        .expect("create test database");
+    cluster.url(&name)
+}
+
+/// Configuration pointing at `url`.
+#[must_use]
+pub fn config_for(url: &str) -> Config {
+    let mut config = Config::default();
+    url.clone_into(&mut config.database.url);
+    config.database.pool_size = 4;
+    config.database.retry_interval_secs = 1;
+    config
+}
+
+/// A test application over a fresh database: the composed router and its state.
+pub async fn test_app() -> (Router, AppState) {
+    let url = fresh_database().await;
+    let config = config_for(&url);
+    let pool = stadtkarte_core::db::pool(&config.database).expect("pool");
+    let state = AppState::new(config, pool);
+    stadtkarte::prepare_database(state.clone()).await;
+    (stadtkarte::app(state.clone()), state)
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    /// The body as JSON.
+    #[must_use]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// The body as text.
+    #[must_use]
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header's value, or "".
+    #[must_use]
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// Sends a GET with the given headers to the in-process router.
+pub async fn get(app: &Router, path: &str, headers: &[(&str, &str)]) -> TestResponse {
+    let mut request = Request::get(path);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    send(app, request.body(Body::empty()).expect("request")).await
+}
+
+/// Sends a request to the in-process router.
+pub async fn send(app: &Router, request: Request<Body>) -> TestResponse {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    TestResponse {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// The `stadtkarte` binary built next to this test (`cargo build --bins` first; `make test`
+/// does). `STADTKARTE_BIN` overrides.
+#[must_use]
+pub fn stadtkarte_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("STADTKARTE_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("stadtkarte"))
+        .expect("target dir");
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build --bins` before the tests (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A plain HTTP/1.1 GET over a socket, for servers running as a separate process.
+#[must_use]
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::Read as _;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    Some((status, body))
+}

@@ -1,0 +1,126 @@
+//! Shared HTTP behaviour: operational endpoints, errors, negotiation, request ids, metrics.
+
+use stadtkarte_tests::{get, test_app};
+
+const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+#[tokio::test]
+async fn health_and_ready_answer_when_the_database_does() {
+    let (app, _) = test_app().await;
+    let health = get(&app, "/health", &[]).await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "alive");
+    let ready = get(&app, "/ready", &[]).await;
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    assert_eq!(ready.json()["status"], "ready");
+}
+
+#[tokio::test]
+async fn unknown_route_is_a_problem_for_machines_and_a_page_for_browsers() {
+    let (app, _) = test_app().await;
+    let machine = get(&app, "/no/such/thing", &[]).await;
+    assert_eq!(machine.status, 404);
+    assert_eq!(machine.header("content-type"), "application/problem+json");
+    let problem = machine.json();
+    assert_eq!(problem["status"], 404);
+    assert!(problem["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/no/such/thing")
+    );
+
+    let any = get(&app, "/no/such/thing", &[("accept", "*/*")]).await;
+    assert_eq!(any.header("content-type"), "application/problem+json");
+
+    let browser = get(&app, "/no/such/thing", &[("accept", BROWSER)]).await;
+    assert_eq!(browser.status, 404);
+    assert!(browser.header("content-type").starts_with("text/html"));
+    let page = browser.text();
+    assert!(
+        page.contains("<html lang=\"de\">") && page.contains("404"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn problem_pages_escape_what_the_request_put_in() {
+    let (app, _) = test_app().await;
+    let page = get(&app, "/%3Cscript%3E", &[("accept", BROWSER)])
+        .await
+        .text();
+    assert!(!page.contains("<script>"), "{page}");
+}
+
+#[tokio::test]
+async fn landing_page_negotiates_and_lists_the_catalog() {
+    let (app, state) = test_app().await;
+    let client = state.pool.get().await.unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE data.orte (id int PRIMARY KEY, geom geometry(Point, 25832));
+             INSERT INTO data.orte VALUES (1, ST_SetSRID(ST_MakePoint(400000, 5580000), 25832));
+             INSERT INTO catalog.collections (id, title, table_name, geometry_type, license, attribution)
+             VALUES ('orte', 'Orte', 'orte', 'Point', 'dl-de/by-2-0', 'Stadt Koblenz')",
+        )
+        .await
+        .unwrap();
+    let json = get(&app, "/", &[]).await;
+    assert_eq!(json.status, 200);
+    assert!(json.header("content-type").starts_with("application/json"));
+    assert_eq!(json.json()["collections"][0]["id"], "orte");
+    let html = get(&app, "/", &[("accept", BROWSER)]).await;
+    assert!(html.header("content-type").starts_with("text/html"));
+    assert!(html.text().contains("Orte"));
+    assert_eq!(
+        get(&app, "/?f=html", &[]).await.header("content-type"),
+        "text/html; charset=utf-8"
+    );
+    let unsupported = get(&app, "/?f=xml", &[]).await;
+    assert_eq!(unsupported.status, 406);
+    assert_eq!(
+        unsupported.header("content-type"),
+        "application/problem+json"
+    );
+    assert_eq!(get(&app, "/", &[("accept", "image/png")]).await.status, 406);
+}
+
+#[tokio::test]
+async fn request_ids_are_made_or_passed_through() {
+    let (app, _) = test_app().await;
+    let made = get(&app, "/health", &[]).await;
+    assert_eq!(made.header("x-request-id").len(), 36, "a UUID");
+    let passed = get(&app, "/health", &[("x-request-id", "abc-123")]).await;
+    assert_eq!(passed.header("x-request-id"), "abc-123");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
+    let (app, _) = test_app().await;
+    get(&app, "/health", &[]).await;
+    get(&app, "/does-not-exist", &[]).await;
+    let metrics = get(&app, "/metrics", &[]).await;
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.header("content-type").starts_with("text/plain"));
+    let text = metrics.text();
+    let has = |needle: &str| {
+        text.lines()
+            .any(|l| l.starts_with(needle) || (l.contains(needle) && !l.starts_with('#')))
+    };
+    assert!(
+        text.lines().any(|l| l.starts_with("http_requests_total{")
+            && l.contains("route=\"/health\"")
+            && l.contains("status=\"200\"")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("http_requests_total{")
+            && l.contains("route=\"unmatched\"")
+            && l.contains("status=\"404\"")),
+        "{text}"
+    );
+    assert!(has("http_request_duration_seconds_bucket{"), "{text}");
+    assert!(has("db_pool_max_connections 4"), "{text}");
+    assert!(has("db_pool_connections"), "{text}");
+}
