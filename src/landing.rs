@@ -33,7 +33,7 @@ async fn landing(
     let format = negotiate(params.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
     let client = state.pool.get().await.map_err(DbError::from)?;
     let collections = catalog::list(&**client).await?;
-    let base = state.config.base_url();
+    let base = &state.config.base_url();
     if format == Offer::HTML {
         let mut items = String::new();
         for c in &collections {

@@ -105,7 +105,7 @@ pub async fn prepare_database(state: AppState) {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.server.listen;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let public = config.base_url().to_owned();
+    let public = config.base_url();
     let pool = db::pool(&config.database)?;
     let state = AppState::new(config, pool);
     tokio::spawn(prepare_database(state.clone()));

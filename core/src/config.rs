@@ -40,6 +40,7 @@ pub struct ServerConfig {
     /// Address and port to listen on.
     pub listen: SocketAddr,
     /// The address under which clients reach the server; base of every absolute link.
+    /// Empty means `http://` plus `listen`.
     pub public_url: String,
     /// Seconds that running requests get to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
@@ -83,7 +84,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            public_url: "http://127.0.0.1:8080".to_owned(),
+            public_url: String::new(),
             shutdown_grace_secs: 10,
         }
     }
@@ -179,9 +180,8 @@ impl Config {
                 reason: "must be at least 1".to_owned(),
             });
         }
-        if !(self.server.public_url.starts_with("http://")
-            || self.server.public_url.starts_with("https://"))
-        {
+        let url = &self.server.public_url;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ConfigError::BadValue {
                 key: "server.public_url",
                 reason: "must start with http:// or https://".to_owned(),
@@ -192,8 +192,12 @@ impl Config {
 
     /// The public base URL without a trailing slash.
     #[must_use]
-    pub fn base_url(&self) -> &str {
-        self.server.public_url.trim_end_matches('/')
+    pub fn base_url(&self) -> String {
+        if self.server.public_url.is_empty() {
+            format!("http://{}", self.server.listen)
+        } else {
+            self.server.public_url.trim_end_matches('/').to_owned()
+        }
     }
 }
 
@@ -337,6 +341,32 @@ mod tests {
         )];
         let e = Config::load_from(None, env).unwrap_err().to_string();
         assert!(e.contains("database.url"), "{e}");
+    }
+
+    #[test]
+    fn public_url_follows_listen_unless_set() {
+        let env = vec![(
+            "STADTKARTE_SERVER__LISTEN".to_owned(),
+            "127.0.0.1:9000".to_owned(),
+        )];
+        assert_eq!(
+            Config::load_from(None, env).unwrap().base_url(),
+            "http://127.0.0.1:9000"
+        );
+        let env = vec![(
+            "STADTKARTE_SERVER__PUBLIC_URL".to_owned(),
+            "https://geo.koblenz.de/".to_owned(),
+        )];
+        assert_eq!(
+            Config::load_from(None, env).unwrap().base_url(),
+            "https://geo.koblenz.de"
+        );
+        let env = vec![(
+            "STADTKARTE_SERVER__PUBLIC_URL".to_owned(),
+            "geo.koblenz.de".to_owned(),
+        )];
+        let e = Config::load_from(None, env).unwrap_err().to_string();
+        assert!(e.contains("server.public_url"), "{e}");
     }
 
     #[test]

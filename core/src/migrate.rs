@@ -101,7 +101,8 @@ pub async fn run(client: &mut Client) -> Result<Vec<&'static str>, MigrateError>
 async fn apply_missing(client: &mut Client) -> Result<Vec<&'static str>, MigrateError> {
     client
         .batch_execute(
-            "CREATE TABLE IF NOT EXISTS public.stadtkarte_migrations (
+            "SET client_min_messages TO warning;
+             CREATE TABLE IF NOT EXISTS public.stadtkarte_migrations (
                  version    integer PRIMARY KEY,
                  name       text NOT NULL,
                  checksum   text NOT NULL,
