@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
 use stadtkarte_core::db::{self, PooledClient, describe_target};
 use stadtkarte_core::{AppState, Config, http, migrate, ops};
 use stadtkarte_importers::demo::{self, DemoOptions};
+use stadtkarte_importers::vector::{self, VectorImport};
+use stadtkarte_importers::xplan::{self, XplanImport};
 
 /// Stadtkarte — Web-GIS und Open-Data-Plattform / Web-GIS and open-data platform.
 #[derive(Debug, Parser)]
@@ -26,11 +28,15 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum Command {
     /// Serve the platform over HTTP (migrates the database first).
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Import data into the platform.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Generate the demo city of Koblenz and load it (replaces a previous demo city).
     Demo {
         /// Multiply the number of buildings (1 = about 50,000), for benchmarks.
@@ -40,6 +46,75 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Any vector file GDAL reads (Shapefile, also zipped; GeoPackage; GeoJSON; GML; KML;
+    /// FlatGeobuf; CSV with WKT or longitude/latitude columns) into a collection.
+    Vector(VectorArgs),
+    /// Development plans (Bebauungspläne) from XPlanGML 5.x/6.0 (.gml or XPlanArchiv .zip).
+    Xplan(XplanArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct XplanArgs {
+    /// The .gml file or XPlanArchiv .zip.
+    file: PathBuf,
+    /// Licence of the plans (default: city.license).
+    #[arg(long)]
+    license: Option<String>,
+    /// Attribution text (default: city.attribution).
+    #[arg(long)]
+    attribution: Option<String>,
+    /// Who imports, for the audit log (default: $USER).
+    #[arg(long, env = "USER", default_value = "unbekannt")]
+    actor: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct VectorArgs {
+    /// The file to import.
+    file: PathBuf,
+    /// Collection id (default: from the file name).
+    #[arg(long)]
+    collection: Option<String>,
+    /// Title of the collection (default: the existing title or the layer name).
+    #[arg(long)]
+    title: Option<String>,
+    /// Description of the collection.
+    #[arg(long)]
+    description: Option<String>,
+    /// Layer to read from a multi-layer source (or dataset in a zip).
+    #[arg(long)]
+    layer: Option<String>,
+    /// CRS of the coordinates when the file has none (or a wrong one), e.g. EPSG:25832.
+    #[arg(long)]
+    source_srs: Option<String>,
+    /// Replace the collection if it exists.
+    #[arg(long)]
+    replace: bool,
+    /// Read and check everything, then change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// CSV: column with longitude or easting.
+    #[arg(long)]
+    x_column: Option<String>,
+    /// CSV: column with latitude or northing.
+    #[arg(long)]
+    y_column: Option<String>,
+    /// CSV: column with WKT geometry.
+    #[arg(long)]
+    wkt_column: Option<String>,
+    /// Licence of the data (default: city.license).
+    #[arg(long)]
+    license: Option<String>,
+    /// Attribution text (default: city.attribution).
+    #[arg(long)]
+    attribution: Option<String>,
+    /// Who imports, for the audit log (default: $USER).
+    #[arg(long, env = "USER", default_value = "unbekannt")]
+    actor: String,
 }
 
 /// Parses the arguments and runs the command. Argument errors print clap's help and exit.
@@ -60,6 +135,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate_once(&config).await,
             Command::Demo { scale, seed } => load_demo(&config, DemoOptions { scale, seed }).await,
+            Command::Import(ImportCommand::Vector(args)) => import_vector(&config, args).await,
+            Command::Import(ImportCommand::Xplan(args)) => import_xplan(&config, args).await,
         }
     })
 }
@@ -68,6 +145,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
 pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .merge(ops::router(state.clone()))
+        .merge(stadtkarte_ogc_api::router(state.clone()))
         .merge(landing::router(state));
     http::finish(router)
 }
@@ -191,5 +269,92 @@ async fn load_demo(config: &Config, options: DemoOptions) -> anyhow::Result<()> 
         summary.buildings,
         summary.pois
     );
+    Ok(())
+}
+
+async fn import_vector(config: &Config, args: VectorArgs) -> anyhow::Result<()> {
+    let mut client = connect_and_migrate(config).await?;
+    let job = VectorImport {
+        file: args.file,
+        collection: args.collection,
+        title: args.title,
+        description: args.description,
+        layer: args.layer,
+        source_srs: args.source_srs,
+        replace: args.replace,
+        dry_run: args.dry_run,
+        x_column: args.x_column,
+        y_column: args.y_column,
+        wkt_column: args.wkt_column,
+        license: args.license.unwrap_or_else(|| config.city.license.clone()),
+        attribution: args
+            .attribution
+            .unwrap_or_else(|| config.city.attribution.clone()),
+        actor: args.actor,
+        storage_srid: config.city.storage_srid,
+    };
+    let s = vector::import(&mut client, &job).await?;
+    let secs = s.elapsed.as_secs_f64();
+    #[allow(clippy::cast_precision_loss)]
+    let rate = s.written as f64 / secs.max(0.001);
+    eprintln!(
+        "Sammlung »{}« aus Layer »{}« ({}), Geometrie {}",
+        s.collection, s.layer, s.source_crs, s.geometry_type
+    );
+    eprintln!("  gelesen       {:>10}", s.read);
+    eprintln!("  geschrieben   {:>10}", s.written);
+    eprintln!(
+        "  repariert     {:>10}  (ungültige Geometrien, ST_MakeValid)",
+        s.repaired
+    );
+    let skipped: u64 = s.skipped.iter().map(|(_, n)| n).sum();
+    eprintln!("  übersprungen  {skipped:>10}");
+    for (reason, n) in &s.skipped {
+        eprintln!("      {n} × {reason}");
+    }
+    for (from, to) in &s.renamed {
+        eprintln!("  Spalte »{from}« heißt jetzt {to}");
+    }
+    for (field, why) in &s.dropped_fields {
+        eprintln!("  Feld »{field}« nicht importiert: {why}");
+    }
+    eprintln!("  Zeit          {secs:>10.1} s ({rate:.0} Objekte/s)");
+    if s.dry_run {
+        eprintln!("Probelauf / dry run: nichts wurde geändert.");
+    }
+    Ok(())
+}
+
+async fn import_xplan(config: &Config, args: XplanArgs) -> anyhow::Result<()> {
+    let mut client = connect_and_migrate(config).await?;
+    let job = XplanImport {
+        file: args.file,
+        license: args.license.unwrap_or_else(|| config.city.license.clone()),
+        attribution: args
+            .attribution
+            .unwrap_or_else(|| config.city.attribution.clone()),
+        actor: args.actor,
+        storage_srid: config.city.storage_srid,
+    };
+    let s = xplan::import(&mut client, &job).await?;
+    eprintln!("XPlanGML {}: {}", s.version, s.plans.join(", "));
+    if s.replaced > 0 {
+        eprintln!(
+            "  ersetzt         {:>6} (gleiche gml:id wie ein früherer Import)",
+            s.replaced
+        );
+    }
+    eprintln!("  Bereiche        {:>6}", s.bereiche);
+    eprintln!("  Baugebiete      {:>6}", s.baugebiete);
+    for (kind, n) in &s.generic {
+        eprintln!("  {kind:<40} {n:>6} (allgemein gespeichert)");
+    }
+    for d in &s.documents {
+        eprintln!("  Dokument gespeichert: {d}");
+    }
+    for link in &s.external_links {
+        eprintln!("  Verweis (nicht im Archiv): {link}");
+    }
+    eprintln!("  Zeit            {:>6.2} s", s.elapsed.as_secs_f64());
     Ok(())
 }

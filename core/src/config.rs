@@ -31,6 +31,33 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The municipality and its defaults for data.
+    pub city: CityConfig,
+}
+
+/// `[city]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CityConfig {
+    /// Name of the municipality.
+    pub name: String,
+    /// EPSG code geometries are stored in.
+    pub storage_srid: i32,
+    /// Licence given to imported data unless the import names another.
+    pub license: String,
+    /// Attribution given to imported data unless the import names another.
+    pub attribution: String,
+}
+
+impl Default for CityConfig {
+    fn default() -> Self {
+        Self {
+            name: "Koblenz".to_owned(),
+            storage_srid: 25832,
+            license: "Datenlizenz Deutschland – Namensnennung – Version 2.0".to_owned(),
+            attribution: "Stadt Koblenz".to_owned(),
+        }
+    }
 }
 
 /// `[server]`
@@ -174,6 +201,12 @@ impl Config {
                 reason: format!("not a PostgreSQL connection string ({e})"),
             }
         })?;
+        if !(1024..=998_999).contains(&self.city.storage_srid) {
+            return Err(ConfigError::BadValue {
+                key: "city.storage_srid",
+                reason: "must be an EPSG code such as 25832".to_owned(),
+            });
+        }
         if self.database.pool_size == 0 {
             return Err(ConfigError::BadValue {
                 key: "database.pool_size",

@@ -35,6 +35,7 @@ macro_rules! migrations {
 /// Every migration, in order.
 pub static MIGRATIONS: &[Migration] = migrations![
     1 => "0001_foundation.sql",
+    2 => "0002_plans.sql",
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises migration runs.

@@ -1,10 +1,22 @@
 //! Integration tests: one binary, so one throwaway PostGIS serves the whole run.
 
 // Helpers of tests are test code too.
-#![allow(clippy::unwrap_used, clippy::panic, clippy::too_many_lines)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::too_many_lines,
+    clippy::float_cmp,
+    clippy::many_single_char_names,
+    clippy::format_push_string,
+    clippy::type_complexity,
+    clippy::duration_suboptimal_units
+)]
 
 mod catalog;
 mod cli;
 mod demo;
 mod http;
+mod import_process;
+mod import_vector;
+mod import_xplan;
 mod migrations;

@@ -1,0 +1,539 @@
+//! The GDAL side of a vector import: opening what users bring (also zipped, also CSV), reading
+//! the layer's schema and CRS, and streaming its features as binary COPY rows.
+//!
+//! GDAL handles are not `Send`: everything here runs on one blocking thread per step, and only
+//! plain data (the [`LayerPlan`]) and byte chunks cross to the async side.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+use gdal::vector::{FieldValue, LayerAccess};
+use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
+use gdal_sys::OGRFieldType;
+
+use super::VectorImportError as Error;
+use crate::copy::{Cell, CopyEncoder, wkb_with_srid};
+use crate::names;
+use crate::progress::Counter;
+
+/// Extensions of files GDAL can read as vector data, most specific first.
+const DATASET_EXTENSIONS: &[&str] = &["gpkg", "shp", "fgb", "geojson", "json", "gml", "kml", "csv"];
+
+/// Column names taken as longitude/latitude in CSV files (then EPSG:4326 is assumed).
+const LON_NAMES: &str = "lon,lng,long,longitude,laenge,länge,x_wgs84";
+const LAT_NAMES: &str = "lat,latitude,breite,y_wgs84";
+const WKT_NAMES: &str = "wkt,geom,geometry,the_geom,geometrie";
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    /// The dataset to open (inside the extracted zip when the user gave a zip).
+    pub path: PathBuf,
+    /// The layer the user asked for.
+    pub layer: Option<String>,
+    /// `EPSG:n` given by the user, overriding or supplying the file's CRS.
+    pub source_srs: Option<u32>,
+    /// CSV: column with longitude (or easting).
+    pub x_column: Option<String>,
+    /// CSV: column with latitude (or northing).
+    pub y_column: Option<String>,
+    /// CSV: column with WKT geometry.
+    pub wkt_column: Option<String>,
+}
+
+/// PostgreSQL type of an imported attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// `integer`
+    Integer,
+    /// `boolean` (GDAL integer with boolean subtype)
+    Boolean,
+    /// `bigint`
+    BigInt,
+    /// `double precision`
+    Double,
+    /// `text`
+    Text,
+    /// `date`
+    Date,
+    /// `timestamptz`
+    Timestamp,
+    /// `jsonb` (list fields)
+    Json,
+}
+
+impl ColumnKind {
+    /// The SQL type.
+    #[must_use]
+    pub fn sql(self) -> &'static str {
+        match self {
+            Self::Integer => "integer",
+            Self::Boolean => "boolean",
+            Self::BigInt => "bigint",
+            Self::Double => "double precision",
+            Self::Text => "text",
+            Self::Date => "date",
+            Self::Timestamp => "timestamptz",
+            Self::Json => "jsonb",
+        }
+    }
+}
+
+/// One attribute column.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Name in the database (sanitised).
+    pub name: String,
+    /// Name in the file.
+    pub original: String,
+    /// Type.
+    pub kind: ColumnKind,
+    /// Field index in the GDAL layer.
+    pub index: usize,
+}
+
+/// Everything learnt about the layer before loading.
+#[derive(Debug, Clone)]
+pub struct LayerPlan {
+    /// Layer name.
+    pub layer: String,
+    /// Attribute columns.
+    pub columns: Vec<Column>,
+    /// Fields that cannot be imported, with the reason.
+    pub dropped_fields: Vec<(String, String)>,
+    /// Features announced by the source (when cheap to know).
+    pub feature_count: Option<u64>,
+    /// The source CRS as WKT.
+    pub source_srs_wkt: String,
+    /// How the CRS was found, for the report.
+    pub srs_note: String,
+}
+
+/// Counts of one read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadStats {
+    /// Features read from the source.
+    pub read: u64,
+    /// Rows written to COPY.
+    pub written: u64,
+    /// Features skipped, by reason.
+    pub skipped: BTreeMap<String, u64>,
+}
+
+/// Finds the dataset to open: the file itself, or the one dataset inside an extracted zip.
+pub fn resolve(file: &Path, unpack_to: &Path, layer: Option<&str>) -> Result<PathBuf, Error> {
+    if !file.is_file() {
+        return Err(Error::Unreadable {
+            file: file.to_owned(),
+            reason: "no such file".to_owned(),
+        });
+    }
+    let is_zip = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    if !is_zip {
+        return Ok(file.to_owned());
+    }
+    let unreadable = |reason: String| Error::Unreadable {
+        file: file.to_owned(),
+        reason,
+    };
+    let archive = std::fs::File::open(file).map_err(|e| unreadable(e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(archive)
+        .map_err(|e| unreadable(format!("not a valid zip archive ({e})")))?;
+    zip.extract(unpack_to)
+        .map_err(|e| unreadable(format!("cannot unpack ({e})")))?;
+    let mut candidates = Vec::new();
+    collect_datasets(unpack_to, &mut candidates);
+    candidates.sort_by_key(|p| {
+        let ext = extension(p);
+        DATASET_EXTENSIONS
+            .iter()
+            .position(|e| *e == ext)
+            .unwrap_or(usize::MAX)
+    });
+    if let Some(layer) = layer
+        && let Some(found) = candidates
+            .iter()
+            .find(|p| p.file_stem().is_some_and(|s| s.to_string_lossy() == layer))
+    {
+        return Ok(found.clone());
+    }
+    match candidates.as_slice() {
+        [] => Err(Error::NoDatasetInZip(file.to_owned())),
+        [one] => Ok(one.clone()),
+        several => {
+            // Several files of the most specific kind: the user must choose; otherwise the
+            // most specific file wins (a zip of a .gpkg with a README.csv is a GeoPackage).
+            let first_ext = extension(&several[0]);
+            let same: Vec<String> = several
+                .iter()
+                .filter(|p| extension(p) == first_ext)
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            if same.len() > 1 && first_ext != "gpkg" {
+                Err(Error::SeveralDatasets(same))
+            } else {
+                Ok(several[0].clone())
+            }
+        }
+    }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn collect_datasets(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.') || n == "__MACOSX");
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            collect_datasets(&path, out);
+        } else if DATASET_EXTENSIONS.contains(&extension(&path).as_str()) {
+            out.push(path);
+        }
+    }
+}
+
+fn is_csv(spec: &SourceSpec) -> bool {
+    matches!(extension(&spec.path).as_str(), "csv" | "txt" | "tsv")
+}
+
+fn open(spec: &SourceSpec) -> Result<Dataset, Error> {
+    let mut options: Vec<String> = Vec::new();
+    if is_csv(spec) {
+        check_csv(&spec.path)?;
+        options.extend([
+            "AUTODETECT_TYPE=YES".to_owned(),
+            "EMPTY_STRING_AS_NULL=YES".to_owned(),
+            "KEEP_GEOM_COLUMNS=NO".to_owned(),
+            format!(
+                "X_POSSIBLE_NAMES={}",
+                spec.x_column.as_deref().unwrap_or(LON_NAMES)
+            ),
+            format!(
+                "Y_POSSIBLE_NAMES={}",
+                spec.y_column.as_deref().unwrap_or(LAT_NAMES)
+            ),
+            format!(
+                "GEOM_POSSIBLE_NAMES={}",
+                spec.wkt_column.as_deref().unwrap_or(WKT_NAMES)
+            ),
+        ]);
+    }
+    let refs: Vec<&str> = options.iter().map(String::as_str).collect();
+    Dataset::open_ex(
+        &spec.path,
+        DatasetOptions {
+            open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+            open_options: (!refs.is_empty()).then_some(refs.as_slice()),
+            ..DatasetOptions::default()
+        },
+    )
+    .map_err(|e| Error::Unreadable {
+        file: spec.path.clone(),
+        reason: format!("GDAL cannot open it as vector data ({e})"),
+    })
+}
+
+/// CSV quoting is checked strictly before GDAL (which is lenient) reads the file: a broken
+/// quote would otherwise silently swallow the rest of the file into one value.
+fn check_csv(path: &Path) -> Result<(), Error> {
+    let text = std::fs::read(path).map_err(|e| Error::Unreadable {
+        file: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let header = text.split(|b| *b == b'\n').next().unwrap_or_default();
+    let delimiter = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .max_by_key(|d| header.split(|b| b == d).count())
+        .unwrap_or(b',');
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(false)
+        .from_reader(text.as_slice());
+    for record in reader.byte_records() {
+        if let Err(e) = record {
+            let line = e.position().map_or(0, csv::Position::line);
+            return Err(Error::CsvBroken {
+                file: path.to_owned(),
+                line,
+                reason: match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!(
+                        "{len} fields instead of {expected_len} (a quote that is not closed, or a stray delimiter)"
+                    ),
+                    other => format!("{other:?}"),
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+fn csv_has_lonlat_columns(path: &Path, spec: &SourceSpec) -> bool {
+    if spec.x_column.is_some() || spec.wkt_column.is_some() {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let header: Vec<String> = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split([',', ';', '\t', '|'])
+        .map(|s| s.trim().trim_matches('"').to_lowercase())
+        .collect();
+    let has = |names: &str| names.split(',').any(|n| header.iter().any(|h| h == n));
+    has(LON_NAMES) && has(LAT_NAMES)
+}
+
+fn traditional(mut srs: SpatialRef) -> SpatialRef {
+    srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    srs
+}
+
+fn pick_layer<'a>(
+    dataset: &'a Dataset,
+    spec: &SourceSpec,
+) -> Result<gdal::vector::Layer<'a>, Error> {
+    let available: Vec<String> = dataset.layers().map(|l| l.name()).collect();
+    let wanted = spec.layer.as_deref();
+    let file_is_layer = |name: &str| {
+        spec.path
+            .file_stem()
+            .is_some_and(|s| s.to_string_lossy() == name)
+    };
+    match wanted {
+        Some(name)
+            if !available.iter().any(|a| a == name)
+                && available.len() == 1
+                && file_is_layer(name) =>
+        {
+            // A zip's dataset was chosen by file name; its single layer is that dataset.
+            dataset.layer(0).map_err(|_| Error::LayerNotFound {
+                layer: name.to_owned(),
+                available,
+            })
+        }
+        Some(name) => dataset
+            .layer_by_name(name)
+            .map_err(|_| Error::LayerNotFound {
+                layer: name.to_owned(),
+                available,
+            }),
+        None if available.len() == 1 => dataset.layer(0).map_err(|e| Error::Unreadable {
+            file: PathBuf::new(),
+            reason: e.to_string(),
+        }),
+        None if available.is_empty() => Err(Error::NoLayers),
+        None => Err(Error::SeveralLayers(available)),
+    }
+}
+
+/// Learns the layer's schema, CRS and size.
+pub fn inspect(spec: &SourceSpec) -> Result<LayerPlan, Error> {
+    let dataset = open(spec)?;
+    let layer = pick_layer(&dataset, spec)?;
+    let layer_name = layer.name();
+    if layer.defn().geom_fields().count() == 0 {
+        return Err(Error::NoGeometry(layer_name));
+    }
+    let feature_count = layer.try_feature_count();
+    if feature_count == Some(0) {
+        return Err(Error::EmptyLayer(layer_name));
+    }
+    let (srs, srs_note) = if let Some(code) = spec.source_srs {
+        let srs =
+            SpatialRef::from_epsg(code).map_err(|_| Error::UnknownCrs(format!("EPSG:{code}")))?;
+        (srs, format!("EPSG:{code} (--source-srs)"))
+    } else if let Some(srs) = layer.spatial_ref() {
+        let note = match (srs.auth_name(), srs.auth_code()) {
+            (Some(name), Ok(code)) => format!("{name}:{code} (aus der Datei)"),
+            _ => srs.name().unwrap_or_else(|| "aus der Datei".to_owned()),
+        };
+        (srs, note)
+    } else if is_csv(spec) && csv_has_lonlat_columns(&spec.path, spec) {
+        let srs =
+            SpatialRef::from_epsg(4326).map_err(|_| Error::UnknownCrs("EPSG:4326".to_owned()))?;
+        (srs, "EPSG:4326 (Längen-/Breitengrad-Spalten)".to_owned())
+    } else {
+        return Err(Error::MissingCrs(spec.path.clone()));
+    };
+    let source_srs_wkt = srs.to_wkt().map_err(|e| Error::UnknownCrs(e.to_string()))?;
+
+    let defn = layer.defn();
+    let fields: Vec<(usize, String, OGRFieldType::Type, bool)> = defn
+        .fields()
+        .enumerate()
+        .map(|(i, f)| {
+            (
+                i,
+                f.name(),
+                f.field_type(),
+                super::gdal_ext::is_boolean(defn, i),
+            )
+        })
+        .collect();
+    let names = names::column_names(fields.iter().map(|(_, n, _, _)| n.as_str()));
+    let mut columns = Vec::new();
+    let mut dropped_fields = Vec::new();
+    for ((index, original, field_type, boolean), name) in fields.into_iter().zip(names) {
+        let kind = match field_type {
+            OGRFieldType::OFTInteger if boolean => ColumnKind::Boolean,
+            OGRFieldType::OFTInteger => ColumnKind::Integer,
+            OGRFieldType::OFTInteger64 => ColumnKind::BigInt,
+            OGRFieldType::OFTReal => ColumnKind::Double,
+            OGRFieldType::OFTString | OGRFieldType::OFTTime => ColumnKind::Text,
+            OGRFieldType::OFTDate => ColumnKind::Date,
+            OGRFieldType::OFTDateTime => ColumnKind::Timestamp,
+            OGRFieldType::OFTIntegerList
+            | OGRFieldType::OFTInteger64List
+            | OGRFieldType::OFTRealList
+            | OGRFieldType::OFTStringList => ColumnKind::Json,
+            _ => {
+                dropped_fields.push((original, "binary fields are not imported".to_owned()));
+                continue;
+            }
+        };
+        columns.push(Column {
+            name,
+            original,
+            kind,
+            index,
+        });
+    }
+    Ok(LayerPlan {
+        layer: layer_name,
+        columns,
+        dropped_fields,
+        feature_count,
+        source_srs_wkt,
+        srs_note,
+    })
+}
+
+/// Reads every feature, transforms it into `target_srid` and sends binary COPY chunks.
+/// Stops early (with an error) when the receiver goes away.
+pub fn read(
+    spec: &SourceSpec,
+    plan: &LayerPlan,
+    target_srid: i32,
+    chunks: &tokio::sync::mpsc::Sender<Vec<u8>>,
+    progress: &Counter,
+) -> Result<ReadStats, Error> {
+    let dataset = open(spec)?;
+    let mut layer = pick_layer(&dataset, spec)?;
+    let source = traditional(
+        SpatialRef::from_wkt(&plan.source_srs_wkt).map_err(|e| Error::UnknownCrs(e.to_string()))?,
+    );
+    let target_code =
+        u32::try_from(target_srid).map_err(|_| Error::UnknownCrs(target_srid.to_string()))?;
+    let target = traditional(
+        SpatialRef::from_epsg(target_code)
+            .map_err(|_| Error::UnknownCrs(format!("EPSG:{target_srid}")))?,
+    );
+    let transform =
+        CoordTransform::new(&source, &target).map_err(|e| Error::UnknownCrs(e.to_string()))?;
+
+    let mut stats = ReadStats::default();
+    let mut encoder = CopyEncoder::new();
+    let mut cells: Vec<Cell> = Vec::with_capacity(plan.columns.len() + 2);
+    let mut next_id: i64 = 0;
+    let mut pending = 0u64;
+    let send = |bytes: Vec<u8>| chunks.blocking_send(bytes).map_err(|_| Error::Aborted);
+    for feature in layer.features() {
+        stats.read += 1;
+        pending += 1;
+        if pending == 1024 {
+            progress.add(pending);
+            pending = 0;
+        }
+        next_id += 1;
+        cells.clear();
+        let id = feature
+            .fid()
+            .and_then(|f| i64::try_from(f).ok())
+            .unwrap_or(next_id);
+        cells.push(Cell::Int8(id));
+        for column in &plan.columns {
+            let value = feature.field(column.index).ok().flatten();
+            cells.push(to_cell(value, column.kind));
+        }
+        let geometry = match feature.geometry() {
+            Some(g) if !g.is_empty() => {
+                let mut g = g.clone();
+                if g.transform_inplace(&transform).is_err() {
+                    *stats.skipped.entry("Koordinaten nicht transformierbar / coordinates outside the target CRS".to_owned()).or_default() += 1;
+                    continue;
+                }
+                g.flatten_to_2d();
+                let Some(ewkb) = g
+                    .wkb()
+                    .ok()
+                    .and_then(|wkb| wkb_with_srid(&wkb, target_srid))
+                else {
+                    *stats
+                        .skipped
+                        .entry("Geometrie nicht lesbar / unreadable geometry".to_owned())
+                        .or_default() += 1;
+                    continue;
+                };
+                Cell::Geometry(ewkb)
+            }
+            _ => Cell::Null,
+        };
+        cells.push(geometry);
+        encoder.row(&cells);
+        stats.written += 1;
+        if encoder.len() >= 1 << 20 {
+            send(encoder.take())?;
+        }
+    }
+    progress.add(pending);
+    send(encoder.finish())?;
+    Ok(stats)
+}
+
+fn to_cell(value: Option<FieldValue>, kind: ColumnKind) -> Cell {
+    let Some(value) = value else {
+        return Cell::Null;
+    };
+    match (kind, value) {
+        (ColumnKind::Boolean, FieldValue::IntegerValue(v)) => Cell::Bool(v != 0),
+        (ColumnKind::Integer, FieldValue::IntegerValue(v)) => Cell::Int4(v),
+        (ColumnKind::BigInt, FieldValue::Integer64Value(v)) => Cell::Int8(v),
+        (ColumnKind::BigInt, FieldValue::IntegerValue(v)) => Cell::Int8(i64::from(v)),
+        (ColumnKind::Double, FieldValue::RealValue(v)) => Cell::Float8(v),
+        (ColumnKind::Text, FieldValue::StringValue(v)) => Cell::Text(v),
+        (ColumnKind::Date, FieldValue::DateValue(d)) => Cell::date(d),
+        (ColumnKind::Date, FieldValue::DateTimeValue(d)) => Cell::date(d.date_naive()),
+        (ColumnKind::Timestamp, FieldValue::DateTimeValue(d)) => {
+            Cell::timestamp_micros(d.timestamp_micros())
+        }
+        (ColumnKind::Json, FieldValue::IntegerListValue(v)) => Cell::Json(json_list(&v)),
+        (ColumnKind::Json, FieldValue::Integer64ListValue(v)) => Cell::Json(json_list(&v)),
+        (ColumnKind::Json, FieldValue::RealListValue(v)) => Cell::Json(json_list(&v)),
+        (ColumnKind::Json, FieldValue::StringListValue(v)) => Cell::Json(json_list(&v)),
+        (ColumnKind::Text, other) => other.into_string().map_or(Cell::Null, Cell::Text),
+        _ => Cell::Null,
+    }
+}
+
+fn json_list<T: serde::Serialize>(values: &[T]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
+}

@@ -1,0 +1,116 @@
+//! The files that came with a development plan (plan PDF, georeferenced scan and its world
+//! file), served as they were imported: `/plans/{plan}/dokumente` lists them,
+//! `/plans/{plan}/dokumente/{file}` returns one.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use stadtkarte_core::db::DbError;
+use stadtkarte_core::{AppState, Problem};
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/plans/{plan}/dokumente", get(list))
+        .route("/plans/{plan}/dokumente/{file}", get(document))
+        .with_state(state)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(plan): Path<String>,
+) -> Result<Response, Problem> {
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    let exists = client
+        .query_opt(
+            "SELECT name FROM plans.bebauungsplaene WHERE id = $1",
+            &[&plan],
+        )
+        .await
+        .map_err(DbError::query("looking up a plan"))?;
+    let Some(row) = exists else {
+        return Err(Problem::not_found(format!("There is no plan {plan}.")));
+    };
+    let name: String = row.get(0);
+    let rows = client
+        .query(
+            "SELECT datei, art, name, typ, media_type, length(inhalt), georef_datei
+             FROM plans.dokumente WHERE plan_id = $1 ORDER BY art, datei",
+            &[&plan],
+        )
+        .await
+        .map_err(DbError::query("listing plan documents"))?;
+    let base = state.config.base_url();
+    let documents: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let file: String = r.get(0);
+            let georef: Option<String> = r.get(6);
+            json!({
+                "datei": file,
+                "art": r.get::<_, String>(1),
+                "name": r.get::<_, Option<String>>(2),
+                "typ": r.get::<_, Option<String>>(3),
+                "type": r.get::<_, String>(4),
+                "length": r.get::<_, i32>(5),
+                "href": format!("{base}/plans/{plan}/dokumente/{file}"),
+                "georef": georef.map(|g| format!("{base}/plans/{plan}/dokumente/{g}")),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({"plan": plan, "name": name, "dokumente": documents})).into_response())
+}
+
+async fn document(
+    State(state): State<AppState>,
+    Path((plan, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    // The world file of a scan is served under its own name, as GIS programs expect it
+    // next to the image.
+    let row = client
+        .query_opt(
+            "SELECT media_type, inhalt, md5(inhalt) FROM plans.dokumente WHERE plan_id = $1 AND datei = $2
+             UNION ALL
+             SELECT 'text/plain', georef, md5(georef) FROM plans.dokumente
+              WHERE plan_id = $1 AND georef_datei = $2 AND georef IS NOT NULL
+             LIMIT 1",
+            &[&plan, &file],
+        )
+        .await
+        .map_err(DbError::query("reading a plan document"))?;
+    let Some(row) = row else {
+        return Err(Problem::not_found(format!(
+            "Plan {plan} has no document {file}."
+        )));
+    };
+    let etag = format!("\"{}\"", row.get::<_, String>(2));
+    let mut response = if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        row.get::<_, Vec<u8>>(1).into_response()
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(row.get(0)) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    let disposition = format!("inline; filename=\"{}\"", file.replace(['"', '\\'], "_"));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
