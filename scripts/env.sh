@@ -95,6 +95,20 @@ CONF
   fi
 }
 
+# Python clients for the tests (OWSLib, openapi-spec-validator) in a private virtualenv.
+python_clients() {
+  local venv=$ROOT/.local/venv req=$ROOT/scripts/requirements-test.txt
+  if [ ! -x "$venv/bin/python" ]; then
+    say "Creating the Python environment for the client tests in .local/venv"
+    python3 -m venv "$venv"
+  fi
+  if ! cmp -s "$req" "$venv/.requirements" 2>/dev/null; then
+    say "Installing the Python test clients (${req#$ROOT/})"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+    cp "$req" "$venv/.requirements"
+  fi
+}
+
 stop_cluster() {
   if [ -f "$PGHOME/data/PG_VERSION" ]; then
     pg "$PGBIN/pg_ctl" -D "$PGHOME/data" -m fast stop || true
@@ -105,6 +119,7 @@ case "${1:-start}" in
   start)
     install_packages
     start_cluster
+    python_clients
     echo "postgresql://stadtkarte@127.0.0.1:$PORT/stadtkarte"
     ;;
   install) install_packages ;;

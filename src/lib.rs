@@ -1,8 +1,6 @@
 //! The `stadtkarte` binary: the command line (serve, migrate, demo) and the composition of every
 //! crate's router. This is the only crate that knows all the others.
 
-mod landing;
-
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -145,8 +143,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
 pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .merge(ops::router(state.clone()))
-        .merge(stadtkarte_ogc_api::router(state.clone()))
-        .merge(landing::router(state));
+        .merge(stadtkarte_ogc_api::router(state));
     http::finish(router)
 }
 

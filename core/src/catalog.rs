@@ -54,12 +54,15 @@ pub struct Collection {
     pub extent_crs84: Option<[f64; 4]>,
     /// Last change of the data, RFC 3339.
     pub updated_at: String,
+    /// Earliest and latest value of the temporal column, RFC 3339.
+    pub temporal_extent: Option<[String; 2]>,
 }
 
 const COLUMNS: &str = "id, title, description, keywords, table_schema, table_name, id_column, \
     geometry_column, geometry_type, storage_srid, temporal_column, license, license_url, \
     attribution, min_zoom, max_zoom, publish_features, publish_tiles, feature_count, extent_crs84, \
-    to_json(updated_at) #>> '{}'";
+    to_json(updated_at) #>> '{}', \
+    CASE WHEN temporal_extent IS NULL THEN NULL ELSE ARRAY[to_json(temporal_extent[1]) #>> '{}', to_json(temporal_extent[2]) #>> '{}'] END";
 
 impl Collection {
     fn from_row(row: &Row) -> Self {
@@ -86,6 +89,9 @@ impl Collection {
             feature_count: row.get(18),
             extent_crs84: extent.and_then(|e| <[f64; 4]>::try_from(e).ok()),
             updated_at: row.get(20),
+            temporal_extent: row
+                .get::<_, Option<Vec<String>>>(21)
+                .and_then(|v| <[String; 2]>::try_from(v).ok()),
         }
     }
 
@@ -216,6 +222,21 @@ pub async fn refresh_statistics(client: &impl GenericClient, id: &str) -> Result
         .execute(&sql, &[&id, &collection.storage_srid])
         .await
         .map_err(DbError::query("refreshing collection statistics"))?;
+    if let Some(column) = &collection.temporal_column {
+        let col = quote_ident(column);
+        let sql = format!(
+            "UPDATE catalog.collections SET temporal_extent = (
+                 SELECT CASE WHEN min({col}) IS NULL THEN NULL
+                        ELSE ARRAY[min({col})::timestamptz, max({col})::timestamptz] END
+                 FROM {table})
+             WHERE id = $1",
+            table = collection.table_sql(),
+        );
+        client
+            .execute(&sql, &[&id])
+            .await
+            .map_err(DbError::query("refreshing the temporal extent"))?;
+    }
     Ok(())
 }
 

@@ -33,6 +33,30 @@ pub struct Config {
     pub log: LogConfig,
     /// The municipality and its defaults for data.
     pub city: CityConfig,
+    /// OGC API Features.
+    pub features: FeaturesConfig,
+}
+
+/// `[features]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeaturesConfig {
+    /// Features per page when the request names no `limit`.
+    pub default_limit: u32,
+    /// Largest page; a larger `limit` is reduced to it.
+    pub max_limit: u32,
+    /// `numberMatched` is given when at most this many features match (0: never).
+    pub number_matched_cap: u32,
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        Self {
+            default_limit: 10,
+            max_limit: 10_000,
+            number_matched_cap: 10_000,
+        }
+    }
 }
 
 /// `[city]`
@@ -205,6 +229,13 @@ impl Config {
             return Err(ConfigError::BadValue {
                 key: "city.storage_srid",
                 reason: "must be an EPSG code such as 25832".to_owned(),
+            });
+        }
+        if self.features.default_limit == 0 || self.features.default_limit > self.features.max_limit
+        {
+            return Err(ConfigError::BadValue {
+                key: "features.default_limit",
+                reason: "must be between 1 and features.max_limit".to_owned(),
             });
         }
         if self.database.pool_size == 0 {

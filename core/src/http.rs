@@ -2,13 +2,33 @@
 //! request logging, metrics, problem pages for browsers and the 404 fallback.
 
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::{HeaderMap, HeaderName, Request, header};
 use axum::middleware;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::config::Config;
 use crate::problem;
 use crate::telemetry;
+
+/// The base of absolute links: `server.public_url` when set; otherwise the address the client
+/// used (its `Host` header), so that links work on any port without configuration.
+#[must_use]
+pub fn base_url(config: &Config, headers: &HeaderMap) -> String {
+    if !config.server.public_url.is_empty() {
+        return config.base_url();
+    }
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                })
+        })
+        .map_or_else(|| config.base_url(), |host| format!("http://{host}"))
+}
 
 /// Header carrying the request id (taken from the client when given, else generated).
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

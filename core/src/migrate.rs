@@ -36,6 +36,8 @@ macro_rules! migrations {
 pub static MIGRATIONS: &[Migration] = migrations![
     1 => "0001_foundation.sql",
     2 => "0002_plans.sql",
+    3 => "0003_unaccent.sql",
+    4 => "0004_temporal_extent.sql",
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises migration runs.

@@ -1,17 +1,41 @@
 //! OGC API Common and OGC API Features (Parts 1, 2 and 3) for the collections listed in the
 //! catalog: landing page, conformance, the OpenAPI document, collections, items (GeoJSON, HTML,
-//! CSV), CRS negotiation, queryables and CQL2 filtering, keyset paging.
+//! CSV) with keyset paging, CRS negotiation, queryables and CQL2 filtering; and the documents of
+//! development plans.
 //!
-//! Filled so far: the documents that came with development plans ([`plans`]). The Features
-//! endpoints follow. This crate never serves a table that is not registered in
-//! `catalog.collections`, and it does not know about tiles or imports.
+//! This crate never serves a table that is not registered in `catalog.collections`, takes
+//! identifiers only from the catalog and the table's own columns, and does not know about tiles
+//! or imports.
 
+mod api;
+pub mod cql2;
+pub mod crs;
+mod features;
+mod html;
+mod openapi;
+mod paging;
+mod params;
 pub mod plans;
+mod query;
+mod schema;
 
 use axum::Router;
+use axum::routing::get;
 use stadtkarte_core::AppState;
+
+pub use api::CONFORMANCE;
 
 /// The routes of this crate.
 pub fn router(state: AppState) -> Router {
-    plans::router(state)
+    Router::new()
+        .route("/", get(api::landing))
+        .route("/conformance", get(api::conformance))
+        .route("/api", get(api::openapi))
+        .route("/collections", get(api::collections))
+        .route("/collections/{id}", get(api::collection_page))
+        .route("/collections/{id}/queryables", get(api::queryables))
+        .route("/collections/{id}/items", get(features::items))
+        .route("/collections/{id}/items/{feature}", get(features::item))
+        .with_state(state.clone())
+        .merge(plans::router(state))
 }

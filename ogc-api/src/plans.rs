@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
 async fn list(
     State(state): State<AppState>,
     Path(plan): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let client = state.pool.get().await.map_err(DbError::from)?;
     let exists = client
@@ -43,7 +44,7 @@ async fn list(
         )
         .await
         .map_err(DbError::query("listing plan documents"))?;
-    let base = state.config.base_url();
+    let base = stadtkarte_core::http::base_url(&state.config, &headers);
     let documents: Vec<_> = rows
         .iter()
         .map(|r| {

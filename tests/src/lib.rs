@@ -283,10 +283,56 @@ pub fn config_for(url: &str) -> Config {
     config
 }
 
+/// A database with the demo city at scale 1 (seed 1), shared by every test of the run that
+/// only reads it.
+pub fn demo_database() -> &'static str {
+    static DEMO: OnceLock<String> = OnceLock::new();
+    DEMO.get_or_init(|| {
+        let cluster = shared_cluster();
+        let url = cluster.url("demo_city");
+        let admin = cluster.url("postgres");
+        let target = url.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                connect(&admin)
+                    .await
+                    .batch_execute(&format!("CREATE DATABASE demo_city TEMPLATE {TEMPLATE}"))
+                    .await
+                    .expect("create demo database");
+                let mut client = connect(&target).await;
+                stadtkarte_importers::demo::load(
+                    &mut client,
+                    stadtkarte_importers::demo::DemoOptions::default(),
+                    |_| {},
+                )
+                .await
+                .expect("demo city");
+            });
+        })
+        .join()
+        .expect("loading the demo city panicked");
+        url
+    })
+}
+
+/// The application over the shared demo city, with `tweak` applied to the configuration.
+pub async fn demo_app(tweak: impl FnOnce(&mut Config)) -> (Router, AppState) {
+    let mut config = config_for(demo_database());
+    tweak(&mut config);
+    app_with(config).await
+}
+
 /// A test application over a fresh database: the composed router and its state.
 pub async fn test_app() -> (Router, AppState) {
-    let url = fresh_database().await;
-    let config = config_for(&url);
+    app_with(config_for(&fresh_database().await)).await
+}
+
+/// The application for a configuration.
+pub async fn app_with(config: Config) -> (Router, AppState) {
     let pool = stadtkarte_core::db::pool(&config.database).expect("pool");
     let state = AppState::new(config, pool);
     stadtkarte::prepare_database(state.clone()).await;
@@ -368,6 +414,31 @@ pub fn stadtkarte_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// The Python of the test virtualenv (`scripts/env.sh` creates it with the client packages).
+#[must_use]
+pub fn python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/env.sh (make test does) to install the Python test clients",
+        python.display()
+    );
+    python
+}
+
+/// Serves `router` on a free loopback port for clients that need a real socket; the server
+/// runs until the test's runtime ends.
+pub async fn serve(router: Router) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    port
 }
 
 /// A plain HTTP/1.1 GET over a socket, for servers running as a separate process.

@@ -69,7 +69,13 @@ async fn landing_page_negotiates_and_lists_the_catalog() {
     let json = get(&app, "/", &[]).await;
     assert_eq!(json.status, 200);
     assert!(json.header("content-type").starts_with("application/json"));
-    assert_eq!(json.json()["collections"][0]["id"], "orte");
+    assert!(
+        json.json()["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "data")
+    );
     let html = get(&app, "/", &[("accept", BROWSER)]).await;
     assert!(html.header("content-type").starts_with("text/html"));
     assert!(html.text().contains("Orte"));

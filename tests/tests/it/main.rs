@@ -9,7 +9,8 @@
     clippy::many_single_char_names,
     clippy::format_push_string,
     clippy::type_complexity,
-    clippy::duration_suboptimal_units
+    clippy::duration_suboptimal_units,
+    clippy::cast_possible_wrap
 )]
 
 mod catalog;
@@ -20,3 +21,4 @@ mod import_process;
 mod import_vector;
 mod import_xplan;
 mod migrations;
+mod ogc_features;

@@ -1,0 +1,454 @@
+//! OGC API Common: the landing page, `/conformance`, `/api` (OpenAPI 3.0), `/collections`,
+//! `/collections/{id}` and `/collections/{id}/queryables`.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stadtkarte_core::catalog::{self, Collection};
+use stadtkarte_core::db::DbError;
+use stadtkarte_core::http::base_url;
+use stadtkarte_core::negotiate::{Offer, negotiate};
+use stadtkarte_core::problem::escape_html;
+use stadtkarte_core::{AppState, Problem};
+
+use crate::crs;
+use crate::features::collection;
+use crate::html;
+use crate::schema::{CollectionSchema, PropType, load};
+
+/// The OpenAPI media type.
+pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
+const OPENAPI: Offer = Offer {
+    key: "json",
+    media_type: OPENAPI_JSON,
+};
+const SCHEMA_JSON: Offer = Offer {
+    key: "json",
+    media_type: "application/schema+json",
+};
+
+/// The conformance classes this server fully implements (and tests).
+pub const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/accent-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
+];
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct FormatOnly {
+    f: Option<String>,
+}
+
+fn json_response(media: &'static str, value: &Value) -> Response {
+    ([(header::CONTENT_TYPE, media)], value.to_string()).into_response()
+}
+
+async fn published(state: &AppState) -> Result<Vec<Collection>, Problem> {
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    Ok(catalog::list(&**client)
+        .await?
+        .into_iter()
+        .filter(|c| c.publish_features)
+        .collect())
+}
+
+/// `GET /`
+pub async fn landing(
+    State(state): State<AppState>,
+    Query(q): Query<FormatOnly>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
+    let base = base_url(&state.config, &headers);
+    let city = &state.config.city.name;
+    let links = [
+        (
+            "Diese Seite (JSON)",
+            format!("{base}/?f=json"),
+            "application/json",
+            "self",
+        ),
+        (
+            "Diese Seite (HTML)",
+            format!("{base}/?f=html"),
+            "text/html",
+            "alternate",
+        ),
+        (
+            "API-Beschreibung (OpenAPI 3.0)",
+            format!("{base}/api"),
+            OPENAPI_JSON,
+            "service-desc",
+        ),
+        (
+            "API-Dokumentation",
+            format!("{base}/api?f=html"),
+            "text/html",
+            "service-doc",
+        ),
+        (
+            "Konformitätsklassen",
+            format!("{base}/conformance"),
+            "application/json",
+            "conformance",
+        ),
+        (
+            "Datensammlungen",
+            format!("{base}/collections"),
+            "application/json",
+            "data",
+        ),
+    ];
+    if format == Offer::HTML {
+        let collections = published(&state).await?;
+        let mut list = String::new();
+        for c in &collections {
+            let _ = write!(
+                list,
+                "<li><a href=\"{base}/collections/{id}?f=html\">{}</a> – {} Objekte</li>",
+                escape_html(&c.title),
+                c.feature_count.unwrap_or(0),
+                id = escape_html(&c.id)
+            );
+        }
+        let api: Vec<(String, String, String)> = links
+            .iter()
+            .skip(2)
+            .map(|(label, href, media, _)| ((*label).to_owned(), href.clone(), (*media).to_owned()))
+            .collect();
+        let body = format!(
+            "<p>Offene Geodaten der Stadt {} – für Bürgerinnen und Bürger, App-Entwicklerinnen und \
+             -Entwickler: OGC API Features, GeoJSON, CSV.</p><h2>Datensammlungen</h2><ul>{list}</ul>\
+             <h2>Für Entwickler</h2>{}<h2>Betrieb</h2><ul><li><a href=\"{base}/health\">/health</a></li>\
+             <li><a href=\"{base}/ready\">/ready</a></li><li><a href=\"{base}/metrics\">/metrics</a></li></ul>",
+            escape_html(city),
+            html::link_list(&api)
+        );
+        return Ok(Html(html::page(&format!("Stadtkarte {city}"), &[], &body)).into_response());
+    }
+    let links: Vec<Value> = links
+        .iter()
+        .map(|(title, href, media, rel)| json!({"rel": rel, "type": media, "title": title, "href": href}))
+        .collect();
+    Ok(json_response(
+        "application/json",
+        &json!({
+            "title": format!("Stadtkarte {city}"),
+            "description": format!("Web-GIS und Open-Data-Plattform der Stadt {city}: OGC API Features."),
+            "links": links,
+        }),
+    ))
+}
+
+/// `GET /conformance`
+pub async fn conformance(
+    State(state): State<AppState>,
+    Query(q): Query<FormatOnly>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
+    if format == Offer::HTML {
+        let items: String = CONFORMANCE
+            .iter()
+            .map(|c| format!("<li><code>{c}</code></li>"))
+            .collect();
+        return Ok(Html(html::page(
+            "Konformitätsklassen",
+            &[("Start", "/")],
+            &format!("<ul>{items}</ul>"),
+        ))
+        .into_response());
+    }
+    let base = base_url(&state.config, &headers);
+    Ok(json_response(
+        "application/json",
+        &json!({
+            "conformsTo": CONFORMANCE,
+            "links": [
+                {"rel": "self", "type": "application/json", "href": format!("{base}/conformance?f=json")},
+                {"rel": "alternate", "type": "text/html", "href": format!("{base}/conformance?f=html")},
+            ],
+        }),
+    ))
+}
+
+fn collection_json(base: &str, c: &Collection) -> Value {
+    let href = format!("{base}/collections/{}", c.id);
+    let mut links = vec![
+        json!({"rel": "self", "type": "application/json", "title": "Diese Sammlung (JSON)", "href": format!("{href}?f=json")}),
+        json!({"rel": "alternate", "type": "text/html", "title": "Diese Sammlung (HTML)", "href": format!("{href}?f=html")}),
+        json!({"rel": "items", "type": "application/geo+json", "title": "Objekte als GeoJSON", "href": format!("{href}/items?f=json")}),
+        json!({"rel": "items", "type": "text/html", "title": "Objekte als HTML", "href": format!("{href}/items?f=html")}),
+        json!({"rel": "items", "type": "text/csv", "title": "Objekte als CSV", "href": format!("{href}/items?f=csv")}),
+        json!({"rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "type": "application/schema+json",
+               "title": "Abfragbare Eigenschaften", "href": format!("{href}/queryables")}),
+    ];
+    if let Some(url) = &c.license_url {
+        links.push(json!({"rel": "license", "type": "text/html", "title": c.license, "href": url}));
+    }
+    let mut extent = json!({});
+    if let Some(bbox) = c.extent_crs84 {
+        extent["spatial"] = json!({"bbox": [bbox], "crs": crs::CRS84.uri});
+    }
+    if let Some([start, end]) = &c.temporal_extent {
+        extent["temporal"] = json!({"interval": [[start, end]], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"});
+    }
+    json!({
+        "id": c.id,
+        "title": c.title,
+        "description": c.description,
+        "keywords": c.keywords,
+        "attribution": c.attribution,
+        "license": c.license,
+        "itemType": "feature",
+        "extent": extent,
+        "crs": crs::uris(),
+        "storageCrs": crs::uri_of_srid(c.storage_srid),
+        "links": links,
+    })
+}
+
+/// `GET /collections`
+pub async fn collections(
+    State(state): State<AppState>,
+    Query(q): Query<FormatOnly>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
+    let base = base_url(&state.config, &headers);
+    let list = published(&state).await?;
+    if format == Offer::HTML {
+        let mut rows = String::new();
+        for c in &list {
+            let _ = write!(
+                rows,
+                "<tr><td><a href=\"{base}/collections/{id}?f=html\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape_html(&c.title),
+                escape_html(&c.description),
+                c.feature_count.unwrap_or(0),
+                escape_html(&c.license),
+                id = escape_html(&c.id)
+            );
+        }
+        let body = format!(
+            "<table><thead><tr><th scope=\"col\">Sammlung</th><th scope=\"col\">Beschreibung</th><th scope=\"col\">Objekte</th><th scope=\"col\">Lizenz</th></tr></thead><tbody>{rows}</tbody></table>"
+        );
+        return Ok(Html(html::page("Datensammlungen", &[("Start", "/")], &body)).into_response());
+    }
+    let collections: Vec<Value> = list.iter().map(|c| collection_json(&base, c)).collect();
+    Ok(json_response(
+        "application/json",
+        &json!({
+            "links": [
+                {"rel": "self", "type": "application/json", "href": format!("{base}/collections?f=json")},
+                {"rel": "alternate", "type": "text/html", "href": format!("{base}/collections?f=html")},
+            ],
+            "crs": crs::uris(),
+            "collections": collections,
+        }),
+    ))
+}
+
+/// `GET /collections/{id}`
+pub async fn collection_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<FormatOnly>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
+    let schema = collection(&state, &id).await?;
+    let base = base_url(&state.config, &headers);
+    let c = &schema.collection;
+    if format == Offer::HTML {
+        let href = format!("{base}/collections/{}", c.id);
+        let links = vec![
+            (
+                "Objekte (HTML)".to_owned(),
+                format!("{href}/items?f=html"),
+                "text/html".to_owned(),
+            ),
+            (
+                "Objekte (GeoJSON)".to_owned(),
+                format!("{href}/items?f=json"),
+                "application/geo+json".to_owned(),
+            ),
+            (
+                "Objekte (CSV)".to_owned(),
+                format!("{href}/items?f=csv"),
+                "text/csv".to_owned(),
+            ),
+            (
+                "Abfragbare Eigenschaften".to_owned(),
+                format!("{href}/queryables?f=html"),
+                "text/html".to_owned(),
+            ),
+        ];
+        let extent = c.extent_crs84.map_or_else(String::new, |b| {
+            format!(
+                "<p>Ausdehnung (WGS 84): {:.5}, {:.5} – {:.5}, {:.5}</p>",
+                b[0], b[1], b[2], b[3]
+            )
+        });
+        let body = format!(
+            "<p>{}</p><p>{} Objekte · Stand {} · Lizenz: {} – {}</p>{extent}{}",
+            escape_html(&c.description),
+            c.feature_count.unwrap_or(0),
+            escape_html(&c.updated_at),
+            escape_html(&c.license),
+            escape_html(&c.attribution),
+            html::link_list(&links)
+        );
+        return Ok(Html(html::page(
+            &c.title,
+            &[("Start", "/"), ("Sammlungen", "/collections")],
+            &body,
+        ))
+        .into_response());
+    }
+    Ok(json_response(
+        "application/json",
+        &collection_json(&base, c),
+    ))
+}
+
+fn queryable_schema(kind: PropType) -> Value {
+    match kind {
+        PropType::String => json!({"type": "string"}),
+        PropType::Integer => json!({"type": "integer"}),
+        PropType::Number => json!({"type": "number"}),
+        PropType::Boolean => json!({"type": "boolean"}),
+        PropType::Date => json!({"type": "string", "format": "date"}),
+        PropType::DateTime => json!({"type": "string", "format": "date-time"}),
+        PropType::Geometry => json!({"format": "geometry-any"}),
+        PropType::Other => json!({}),
+    }
+}
+
+fn queryables_of(schema: &CollectionSchema) -> Vec<(String, PropType)> {
+    let mut list = vec![
+        ("geometry".to_owned(), PropType::Geometry),
+        (schema.collection.id_column.clone(), schema.id_kind),
+    ];
+    list.extend(
+        schema
+            .properties
+            .iter()
+            .filter(|p| p.kind != PropType::Other)
+            .map(|p| (p.name.clone(), p.kind)),
+    );
+    list
+}
+
+/// `GET /collections/{id}/queryables`
+pub async fn queryables(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<FormatOnly>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let format = negotiate(q.f.as_deref(), &headers, &[SCHEMA_JSON, Offer::HTML])?;
+    let schema = collection(&state, &id).await?;
+    let base = base_url(&state.config, &headers);
+    let list = queryables_of(&schema);
+    if format == Offer::HTML {
+        let rows: String = list
+            .iter()
+            .map(|(n, k)| {
+                format!(
+                    "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                    escape_html(n),
+                    k.label()
+                )
+            })
+            .collect();
+        let body = format!(
+            "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Typ</th></tr></thead><tbody>{rows}</tbody></table>"
+        );
+        return Ok(Html(html::page(
+            &format!("{} – abfragbare Eigenschaften", schema.collection.title),
+            &[
+                ("Start", "/"),
+                ("Sammlungen", "/collections"),
+                (
+                    &schema.collection.title,
+                    &format!("{base}/collections/{id}"),
+                ),
+            ],
+            &body,
+        ))
+        .into_response());
+    }
+    let mut properties = serde_json::Map::new();
+    let temporal = schema.collection.temporal_column.clone();
+    for (name, kind) in list {
+        let mut s = queryable_schema(kind);
+        s["title"] = json!(name);
+        if kind == PropType::Geometry {
+            s["x-ogc-role"] = json!("primary-geometry");
+        } else if name == schema.collection.id_column {
+            s["x-ogc-role"] = json!("id");
+        } else if Some(&name) == temporal.as_ref() {
+            s["x-ogc-role"] = json!("primary-instant");
+        }
+        properties.insert(name, s);
+    }
+    Ok(json_response(
+        "application/schema+json",
+        &json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": format!("{base}/collections/{id}/queryables"),
+            "type": "object",
+            "title": schema.collection.title,
+            "properties": properties,
+            "additionalProperties": false,
+        }),
+    ))
+}
+
+/// `GET /api`: the OpenAPI 3.0 document (JSON) or its HTML rendering.
+pub async fn openapi(
+    State(state): State<AppState>,
+    Query(q): Query<FormatOnly>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let format = negotiate(
+        q.f.as_deref(),
+        &headers,
+        &[OPENAPI, Offer::JSON, Offer::HTML],
+    )?;
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    let mut schemas = Vec::new();
+    for c in catalog::list(&**client).await? {
+        if let Some(s) = load(&**client, &c.id).await? {
+            schemas.push(s);
+        }
+    }
+    drop(client);
+    let doc = crate::openapi::document(&state.config, &base_url(&state.config, &headers), &schemas);
+    if format == Offer::HTML {
+        return Ok(Html(crate::openapi::html(&doc)).into_response());
+    }
+    Ok(json_response(OPENAPI_JSON, &doc))
+}

@@ -1,0 +1,860 @@
+//! `/collections/{id}/items` and `/collections/{id}/items/{featureId}`: GeoJSON built by PostGIS
+//! and streamed row by row (memory stays flat whatever `limit` is; a client that goes away
+//! cancels the query), HTML with a small map, CSV.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
+use serde_json::{Value, json};
+use stadtkarte_core::catalog::quote_ident;
+use stadtkarte_core::db::DbError;
+use stadtkarte_core::http::base_url;
+use stadtkarte_core::negotiate::{Offer, negotiate};
+use stadtkarte_core::problem::escape_html;
+use stadtkarte_core::tokio_postgres::{self, NoTls, Row};
+use stadtkarte_core::{AppState, Problem};
+
+use crate::cql2;
+use crate::crs::Crs;
+use crate::html;
+use crate::paging::{self, Direction};
+use crate::params::{self, DateTime, ItemsRequest, TimeBound};
+use crate::query::{Sql, Value as Param};
+use crate::schema::{self, CollectionSchema, PropType};
+
+/// GeoJSON.
+pub const GEOJSON: Offer = Offer {
+    key: "json",
+    media_type: "application/geo+json",
+};
+/// CSV.
+pub const CSV: Offer = Offer {
+    key: "csv",
+    media_type: "text/csv",
+};
+/// What items and item endpoints offer.
+pub const OFFERS: [Offer; 3] = [GEOJSON, Offer::HTML, CSV];
+
+fn media(offer: Offer) -> &'static str {
+    match offer.key {
+        "html" => "text/html; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        _ => "application/geo+json",
+    }
+}
+
+/// Loads a collection or answers 404.
+pub async fn collection(state: &AppState, id: &str) -> Result<CollectionSchema, Problem> {
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    schema::load(&**client, id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("There is no collection {id:?}.")))
+}
+
+/// The JSON object of a feature's properties, as SQL (chunks of 50 keep below PostgreSQL's
+/// 100-argument limit).
+fn properties_sql(names: &[String]) -> String {
+    if names.is_empty() {
+        return "'{}'::json".to_owned();
+    }
+    let chunks: Vec<String> = names
+        .chunks(50)
+        .map(|chunk| {
+            let pairs: Vec<String> = chunk
+                .iter()
+                .map(|n| format!("'{}', {}", n.replace('\'', "''"), quote_ident(n)))
+                .collect();
+            format!("jsonb_build_object({})", pairs.join(", "))
+        })
+        .collect();
+    if chunks.len() == 1 {
+        chunks[0].replacen("jsonb_build_object", "json_build_object", 1)
+    } else {
+        format!("({})::json", chunks.join(" || "))
+    }
+}
+
+fn selected(schema: &CollectionSchema, request: Option<&ItemsRequest>) -> Vec<String> {
+    match request.and_then(|r| r.properties.as_ref()) {
+        Some(chosen) => chosen.clone(),
+        None => schema.properties.iter().map(|p| p.name.clone()).collect(),
+    }
+}
+
+/// The select list for a format: always (payload…, key) where key is the JSON sort key.
+fn select_list(
+    schema: &CollectionSchema,
+    crs: Crs,
+    format: Offer,
+    names: &[String],
+    key_sql: &str,
+) -> String {
+    let storage = schema.collection.storage_srid;
+    let geom = schema.geom();
+    let projected = crs.project_sql(&geom, storage);
+    let props = properties_sql(names);
+    let id = schema.id();
+    match format.key {
+        "html" => format!(
+            "{props}::text AS f_props, {id}::text AS f_id, ST_AsSVG(g.m, 0, 2) AS f_svg, ST_XMin(g.m) AS f_x1, ST_YMin(g.m) AS f_y1,
+             ST_XMax(g.m) AS f_x2, ST_YMax(g.m) AS f_y2, {key_sql} AS f_key
+             FROM {table} CROSS JOIN LATERAL (SELECT ST_Transform({geom}, 3857) AS m) g",
+            table = schema.collection.table_sql()
+        ),
+        "csv" => format!(
+            "{props}::text AS f_props, {id}::text AS f_id, ST_AsText({projected}, {dec}) AS f_wkt,
+             CASE WHEN GeometryType({geom}) = 'POINT' THEN ST_X({projected}) END AS f_x,
+             CASE WHEN GeometryType({geom}) = 'POINT' THEN ST_Y({projected}) END AS f_y, {key_sql} AS f_key
+             FROM {table}",
+            dec = crs.decimals(),
+            table = schema.collection.table_sql()
+        ),
+        _ => format!(
+            "json_build_object('type', 'Feature', 'id', {id}, 'geometry', ST_AsGeoJSON({projected}, {dec})::json,
+                               'properties', {props})::text AS f_feature, {key_sql} AS f_key
+             FROM {table}",
+            dec = crs.decimals(),
+            table = schema.collection.table_sql()
+        ),
+    }
+}
+
+/// The conditions of the result set (without the cursor).
+fn conditions(
+    schema: &CollectionSchema,
+    request: &ItemsRequest,
+    sql: &mut Sql,
+) -> Result<Vec<String>, Problem> {
+    let mut out = Vec::new();
+    let geom = schema.geom();
+    let storage = schema.collection.storage_srid;
+    if let Some(bbox) = &request.bbox {
+        let mut boxes = Vec::new();
+        for b in &bbox.boxes {
+            let [x1, y1, x2, y2] = b.map(|v| sql.param(Param::Float(v)));
+            let envelope = format!("ST_MakeEnvelope({x1}, {y1}, {x2}, {y2}, {})", bbox.crs.srid);
+            if bbox.crs.srid == storage {
+                boxes.push(format!("ST_Intersects({geom}, {envelope})"));
+            } else if let Some([w, s, e, n]) = schema.collection.extent_crs84 {
+                // Clip to (a generous margin around) the data before transforming, so that a
+                // world-wide box never has to be projected into UTM; densify for curvature.
+                let ext = format!("ST_Expand(ST_MakeEnvelope({w}, {s}, {e}, {n}, 4326), 0.5)");
+                boxes.push(format!(
+                    "ST_Intersects({geom}, ST_Transform(ST_Segmentize(ST_Intersection(ST_Transform({envelope}, 4326), {ext}), 0.001), {storage}))"
+                ));
+            } else {
+                boxes.push("FALSE".to_owned());
+            }
+        }
+        out.push(format!("({})", boxes.join(" OR ")));
+    }
+    if let (Some(datetime), Some(temporal)) = (&request.datetime, schema.temporal()) {
+        let col = quote_ident(&temporal.name);
+        let date_col = temporal.kind == PropType::Date;
+        let bound = |b: &TimeBound, upper: bool, sql: &mut Sql| -> Option<String> {
+            match b {
+                TimeBound::Open => None,
+                TimeBound::Date(d) => {
+                    let p = sql.param(Param::Text(d.clone()));
+                    Some(match (date_col, upper) {
+                        (true, false) => format!("{col} >= ({p})::date"),
+                        (true, true) => format!("{col} <= ({p})::date"),
+                        (false, false) => {
+                            format!("{col} >= (({p})::date::timestamp AT TIME ZONE 'UTC')")
+                        }
+                        (false, true) => {
+                            format!("{col} < ((({p})::date + 1)::timestamp AT TIME ZONE 'UTC')")
+                        }
+                    })
+                }
+                TimeBound::Timestamp(t) => {
+                    let p = sql.param(Param::Text(t.clone()));
+                    let op = if upper { "<=" } else { ">=" };
+                    Some(if date_col {
+                        format!("{col} {op} ((({p})::timestamptz AT TIME ZONE 'UTC')::date)")
+                    } else {
+                        format!("{col} {op} ({p})::timestamptz")
+                    })
+                }
+            }
+        };
+        match datetime {
+            DateTime::Instant(b) => {
+                let lower = bound(b, false, sql);
+                let upper = bound(b, true, sql);
+                out.extend(lower);
+                out.extend(upper);
+            }
+            DateTime::Interval(a, b) => {
+                let lower = bound(a, false, sql);
+                let upper = bound(b, true, sql);
+                out.extend(lower);
+                out.extend(upper);
+                out.push(format!("{col} IS NOT NULL"));
+            }
+        }
+    }
+    for (name, kind, value) in &request.equals {
+        let col = quote_ident(name);
+        let p = match kind {
+            PropType::Integer => sql.param(Param::Int(value.parse().unwrap_or_default())),
+            PropType::Number => sql.param(Param::Float(value.parse().unwrap_or_default())),
+            PropType::Boolean => sql.param(Param::Bool(value == "true")),
+            PropType::Date => format!("({})::date", sql.param(Param::Text(value.clone()))),
+            PropType::DateTime => {
+                format!("({})::timestamptz", sql.param(Param::Text(value.clone())))
+            }
+            _ => sql.param(Param::Text(value.clone())),
+        };
+        out.push(format!("{col} = {p}"));
+    }
+    if let Some((expr, filter_crs)) = &request.filter {
+        let t = cql2::translate(expr, schema, *filter_crs, sql)
+            .map_err(|e| Problem::bad_request(format!("filter: {e}")))?;
+        out.push(t.condition);
+    }
+    Ok(out)
+}
+
+fn where_sql(conds: &[String]) -> String {
+    if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    }
+}
+
+fn encode_query(pairs: &[(String, String)]) -> String {
+    fn enc(s: &str) -> String {
+        let mut out = String::new();
+        for b in s.bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                out.push(char::from(b));
+            } else {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+        out
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+struct LinkSet {
+    base_url: String,
+    canonical: Vec<(String, String)>,
+    cursor: Option<String>,
+}
+
+impl LinkSet {
+    fn href(&self, format: &str, cursor: Option<&str>) -> String {
+        let mut pairs = self.canonical.clone();
+        if let Some(c) = cursor {
+            pairs.push(("cursor".to_owned(), c.to_owned()));
+        }
+        pairs.push(("f".to_owned(), format.to_owned()));
+        format!("{}?{}", self.base_url, encode_query(&pairs))
+    }
+}
+
+/// `GET /collections/{id}/items`
+pub async fn items(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let schema = collection(&state, &id).await?;
+    let limits = &state.config.features;
+    let request = params::parse(&query, &schema, limits.default_limit, limits.max_limit)?;
+    let format = negotiate(request.format.as_deref(), &headers, &OFFERS)?;
+    let fingerprint = paging::fingerprint(&id, &request.canonical);
+    let cursor = request
+        .cursor
+        .as_deref()
+        .map(|c| paging::decode(c, &request.sort, schema.id_kind, &fingerprint))
+        .transpose()?;
+
+    let mut sql = Sql::default();
+    let base = conditions(&schema, &request, &mut sql)?;
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    let cap = limits.number_matched_cap;
+    let number_matched = if cap > 0 {
+        let count_sql = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM {}{} LIMIT {}) s",
+            schema.collection.table_sql(),
+            where_sql(&base),
+            u64::from(cap) + 1
+        );
+        let n: i64 = client
+            .query_one(&count_sql, &sql.refs())
+            .await
+            .map_err(|e| query_error(&e))?
+            .get(0);
+        (n <= i64::from(cap)).then_some(n)
+    } else {
+        None
+    };
+    let direction = cursor.as_ref().map_or(Direction::After, |c| c.direction);
+    let mut conds = base;
+    if let Some(c) = &cursor {
+        conds.push(paging::condition(
+            c,
+            &request.sort,
+            &schema.id(),
+            schema.id_kind,
+            &mut sql,
+        ));
+    }
+    let mut key_parts: Vec<String> = request.sort.iter().map(|k| quote_ident(&k.name)).collect();
+    key_parts.push(schema.id());
+    let key_sql = format!("json_build_array({})::text", key_parts.join(", "));
+    let names = selected(&schema, Some(&request));
+    let data_sql = format!(
+        "SELECT {}{} ORDER BY {} LIMIT {}",
+        select_list(&schema, request.crs, format, &names, &key_sql),
+        where_sql(&conds),
+        paging::order_by(&request.sort, &schema.id(), direction),
+        u64::from(request.limit) + 1
+    );
+    let cancel = client.cancel_token();
+    let rows = client
+        .query_raw(&data_sql, sql.params.iter())
+        .await
+        .map_err(|e| query_error(&e))?;
+
+    let links = LinkSet {
+        base_url: format!(
+            "{}/collections/{id}/items",
+            base_url(&state.config, &headers)
+        ),
+        canonical: request.canonical.clone(),
+        cursor: request.cursor.clone(),
+    };
+    let page = Page {
+        schema,
+        request,
+        format,
+        direction,
+        came_with_cursor: cursor.is_some(),
+        number_matched,
+        links,
+        fingerprint,
+        names,
+    };
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        let finished = page.stream(rows, &sender).await;
+        if !finished {
+            // The client went away: stop the database from producing the rest.
+            let _ = cancel.cancel_query(NoTls).await;
+        }
+        drop(client);
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(receiver, |mut rx| async {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    }));
+    let mut response = Response::new(body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media(format)),
+    );
+    if format.key != "html"
+        && let Ok(v) = HeaderValue::from_str(&format!("<{}>", page_crs_uri(&query)))
+    {
+        response.headers_mut().insert("content-crs", v);
+    }
+    if let Some(n) = number_matched
+        && let Ok(v) = HeaderValue::from_str(&n.to_string())
+    {
+        response.headers_mut().insert("ogc-numbermatched", v);
+    }
+    Ok(response)
+}
+
+fn page_crs_uri(query: &[(String, String)]) -> &'static str {
+    query
+        .iter()
+        .find(|(k, _)| k == "crs")
+        .and_then(|(_, v)| Crs::parse(v, "crs").ok())
+        .map_or(crate::crs::CRS84.uri, |c| c.uri)
+}
+
+fn query_error(e: &tokio_postgres::Error) -> Problem {
+    // Values are bound and names checked, so a failing statement here is either the database
+    // going away or a value the database refuses (e.g. a date out of range).
+    if e.is_closed() {
+        return Problem::unavailable("The database connection was lost; please try again.");
+    }
+    if let Some(db) = e.as_db_error()
+        && (db.code().code().starts_with("22") || db.code().code() == "XX000")
+    {
+        return Problem::bad_request(format!(
+            "the database refused a value of the request: {}",
+            db.message()
+        ));
+    }
+    Problem::internal(e)
+}
+
+struct Page {
+    schema: CollectionSchema,
+    request: ItemsRequest,
+    format: Offer,
+    direction: Direction,
+    came_with_cursor: bool,
+    number_matched: Option<i64>,
+    links: LinkSet,
+    fingerprint: String,
+    names: Vec<String>,
+}
+
+impl Page {
+    /// Writes the response; false when the client went away first.
+    async fn stream(
+        &self,
+        rows: tokio_postgres::RowStream,
+        out: &tokio::sync::mpsc::Sender<Bytes>,
+    ) -> bool {
+        let limit = self.request.limit as usize;
+        let mut rows = std::pin::pin!(rows);
+        let mut buffered: Vec<Row> = Vec::new();
+        let mut emitted = 0usize;
+        let mut first_key: Option<String> = None;
+        let mut last_key: Option<String> = None;
+        let mut more = false;
+        let key_index = |row: &Row| row.len() - 1;
+        let reverse = self.direction == Direction::Before || self.format.key == "html";
+        if !reverse && !self.send(out, self.header()).await {
+            return false;
+        }
+        while let Some(row) = rows.next().await {
+            let row = match row {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading features failed mid-stream");
+                    return true;
+                }
+            };
+            if emitted == limit {
+                more = true;
+                break;
+            }
+            let key: String = row.get(key_index(&row));
+            if first_key.is_none() {
+                first_key = Some(key.clone());
+            }
+            last_key = Some(key);
+            emitted += 1;
+            if reverse {
+                buffered.push(row);
+            } else if !self.send(out, self.row_bytes(&row, emitted == 1)).await {
+                return false;
+            }
+        }
+        if reverse {
+            if self.direction == Direction::Before {
+                buffered.reverse();
+                std::mem::swap(&mut first_key, &mut last_key);
+            }
+            if self.format.key == "html" {
+                return self
+                    .send(
+                        out,
+                        Bytes::from(self.html(
+                            &buffered,
+                            more,
+                            first_key.as_deref(),
+                            last_key.as_deref(),
+                        )),
+                    )
+                    .await;
+            }
+            if !self.send(out, self.header()).await {
+                return false;
+            }
+            for (i, row) in buffered.iter().enumerate() {
+                if !self.send(out, self.row_bytes(row, i == 0)).await {
+                    return false;
+                }
+            }
+        }
+        let (has_next, has_prev) = match self.direction {
+            Direction::After => (more, self.came_with_cursor),
+            Direction::Before => (self.came_with_cursor, more),
+        };
+        let next = has_next
+            .then(|| {
+                last_key
+                    .as_deref()
+                    .map(|k| self.cursor(k, Direction::After))
+            })
+            .flatten();
+        let prev = has_prev
+            .then(|| {
+                first_key
+                    .as_deref()
+                    .map(|k| self.cursor(k, Direction::Before))
+            })
+            .flatten();
+        self.send(out, self.trailer(emitted, next.as_deref(), prev.as_deref()))
+            .await
+    }
+
+    async fn send(&self, out: &tokio::sync::mpsc::Sender<Bytes>, bytes: Bytes) -> bool {
+        out.send(bytes).await.is_ok()
+    }
+
+    fn cursor(&self, key: &str, direction: Direction) -> String {
+        let keys: Value = serde_json::from_str(key).unwrap_or(Value::Null);
+        paging::encode(&keys, direction, &self.fingerprint)
+    }
+
+    fn header(&self) -> Bytes {
+        match self.format.key {
+            "csv" => {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                let mut head = vec!["id".to_owned()];
+                head.extend(self.names.iter().cloned());
+                let (x, y) = if self.request.crs.geographic {
+                    ("lon", "lat")
+                } else {
+                    ("x", "y")
+                };
+                let (x, y) = if self.request.crs.lat_first {
+                    (y, x)
+                } else {
+                    (x, y)
+                };
+                head.extend(["wkt".to_owned(), x.to_owned(), y.to_owned()]);
+                let _ = w.write_record(&head);
+                Bytes::from(w.into_inner().unwrap_or_default())
+            }
+            _ => Bytes::from_static(b"{\"type\":\"FeatureCollection\",\"features\":["),
+        }
+    }
+
+    fn row_bytes(&self, row: &Row, first: bool) -> Bytes {
+        #[allow(clippy::single_match_else)] // more formats will join
+        match self.format.key {
+            "csv" => {
+                let props: Value =
+                    serde_json::from_str(row.get::<_, &str>(0)).unwrap_or(Value::Null);
+                let mut record = vec![row.get::<_, Option<String>>(1).unwrap_or_default()];
+                for n in &self.names {
+                    record.push(match props.get(n) {
+                        None | Some(Value::Null) => String::new(),
+                        Some(Value::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                    });
+                }
+                record.push(row.get::<_, Option<String>>(2).unwrap_or_default());
+                let fmt = |v: Option<f64>| {
+                    v.map(|v| {
+                        format!(
+                            "{v:.*}",
+                            usize::try_from(self.request.crs.decimals()).unwrap_or(8)
+                        )
+                    })
+                    .unwrap_or_default()
+                };
+                record.push(fmt(row.get(3)));
+                record.push(fmt(row.get(4)));
+                let mut w = csv::Writer::from_writer(Vec::new());
+                let _ = w.write_record(&record);
+                Bytes::from(w.into_inner().unwrap_or_default())
+            }
+            _ => {
+                let text: &str = row.get(0);
+                let mut b = Vec::with_capacity(text.len() + 1);
+                if !first {
+                    b.push(b',');
+                }
+                b.extend_from_slice(text.as_bytes());
+                Bytes::from(b)
+            }
+        }
+    }
+
+    fn trailer(&self, returned: usize, next: Option<&str>, prev: Option<&str>) -> Bytes {
+        if self.format.key == "csv" {
+            return Bytes::new();
+        }
+        let mut links = vec![
+            json!({"rel": "self", "type": "application/geo+json", "title": "Diese Seite als GeoJSON", "href": self.links.href("json", self.links.cursor.as_deref())}),
+            json!({"rel": "alternate", "type": "text/html", "title": "Diese Seite als HTML", "href": self.links.href("html", self.links.cursor.as_deref())}),
+            json!({"rel": "alternate", "type": "text/csv", "title": "Diese Seite als CSV", "href": self.links.href("csv", self.links.cursor.as_deref())}),
+            json!({"rel": "collection", "type": "application/json", "title": self.schema.collection.title,
+                   "href": self.links.base_url.trim_end_matches("/items")}),
+        ];
+        if let Some(c) = next {
+            links.push(json!({"rel": "next", "type": "application/geo+json", "title": "Nächste Seite", "href": self.links.href("json", Some(c))}));
+        }
+        if let Some(c) = prev {
+            links.push(json!({"rel": "prev", "type": "application/geo+json", "title": "Vorige Seite", "href": self.links.href("json", Some(c))}));
+        }
+        let mut tail = json!({
+            "numberReturned": returned,
+            "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "links": links,
+        });
+        if let Some(n) = self.number_matched {
+            tail["numberMatched"] = json!(n);
+        }
+        let text = tail.to_string();
+        // `{"numberReturned":…}` becomes `],"numberReturned":…}` closing the features array.
+        Bytes::from(format!("],{}", &text[1..]))
+    }
+
+    fn html(
+        &self,
+        rows: &[Row],
+        more: bool,
+        first_key: Option<&str>,
+        last_key: Option<&str>,
+    ) -> String {
+        let c = &self.schema.collection;
+        let mut table = String::from(
+            "<table><caption>Objekte dieser Seite</caption><thead><tr><th scope=\"col\">id</th>",
+        );
+        for n in &self.names {
+            let _ = write!(table, "<th scope=\"col\">{}</th>", escape_html(n));
+        }
+        table.push_str("</tr></thead><tbody>");
+        let mut paths = String::new();
+        let (mut x1, mut y1, mut x2, mut y2) = (
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        );
+        for row in rows {
+            let props: Value = serde_json::from_str(row.get::<_, &str>(0)).unwrap_or(Value::Null);
+            let id: Option<String> = row.get(1);
+            let id = id.unwrap_or_default();
+            let _ = write!(
+                table,
+                "<tr><td><a href=\"{}/items/{}?f=html\">{}</a></td>",
+                escape_html(self.links.base_url.trim_end_matches("/items")),
+                escape_html(&id),
+                escape_html(&id)
+            );
+            for n in &self.names {
+                let v = match props.get(n) {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(s)) => s.clone(),
+                    Some(o) => o.to_string(),
+                };
+                let _ = write!(table, "<td>{}</td>", escape_html(&v));
+            }
+            table.push_str("</tr>");
+            if let (Some(svg), Some(a), Some(b), Some(c2), Some(d)) = (
+                row.get::<_, Option<String>>(2),
+                row.get::<_, Option<f64>>(3),
+                row.get::<_, Option<f64>>(4),
+                row.get::<_, Option<f64>>(5),
+                row.get::<_, Option<f64>>(6),
+            ) {
+                x1 = x1.min(a);
+                y1 = y1.min(b);
+                x2 = x2.max(c2);
+                y2 = y2.max(d);
+                let is_point = svg.starts_with("cx=") || svg.starts_with("x=");
+                if is_point {
+                    let _ = write!(paths, "<circle {svg} r=\"0.6%\"/>");
+                } else {
+                    let _ = write!(paths, "<path d=\"{svg}\"/>");
+                }
+            }
+        }
+        table.push_str("</tbody></table>");
+        let map = if x1.is_finite() {
+            let pad = ((x2 - x1).max(y2 - y1) * 0.05).max(20.0);
+            let (w, h) = (x2 - x1 + 2.0 * pad, y2 - y1 + 2.0 * pad);
+            let stroke = w.max(h) / 400.0;
+            format!(
+                "<figure><svg role=\"img\" aria-label=\"Karte der {} Objekte dieser Seite\" viewBox=\"{} {} {w} {h}\" width=\"640\" height=\"{}\">\
+                 <g fill=\"#4a7fb5\" fill-opacity=\"0.45\" stroke=\"#0b4f8a\" stroke-width=\"{stroke}\">{paths}</g></svg>\
+                 <figcaption>Lage der Objekte (Web-Mercator); die Tabelle darunter ist die Textfassung.</figcaption></figure>",
+                rows.len(),
+                x1 - pad,
+                -(y2 + pad),
+                (640.0 * h / w).round()
+            )
+        } else {
+            String::new()
+        };
+        let mut nav = Vec::new();
+        let (has_next, has_prev) = match self.direction {
+            Direction::After => (more, self.came_with_cursor),
+            Direction::Before => (self.came_with_cursor, more),
+        };
+        if has_prev && let Some(k) = first_key {
+            nav.push(format!(
+                "<a rel=\"prev\" href=\"{}\">‹ Vorige Seite</a>",
+                escape_html(
+                    &self
+                        .links
+                        .href("html", Some(&self.cursor(k, Direction::Before)))
+                )
+            ));
+        }
+        if has_next && let Some(k) = last_key {
+            nav.push(format!(
+                "<a rel=\"next\" href=\"{}\">Nächste Seite ›</a>",
+                escape_html(
+                    &self
+                        .links
+                        .href("html", Some(&self.cursor(k, Direction::After)))
+                )
+            ));
+        }
+        let matched = self
+            .number_matched
+            .map_or_else(String::new, |n| format!(" von {n}"));
+        let body = format!(
+            "<p>{} Objekte{matched}. Lizenz: {} – {}</p>{map}<p>{}</p>{table}<p>Auch als <a href=\"{}\">GeoJSON</a> oder <a href=\"{}\">CSV</a>.</p>",
+            rows.len(),
+            escape_html(&c.license),
+            escape_html(&c.attribution),
+            nav.join(" · "),
+            escape_html(&self.links.href("json", self.links.cursor.as_deref())),
+            escape_html(&self.links.href("csv", self.links.cursor.as_deref())),
+        );
+        let collection_href = self.links.base_url.trim_end_matches("/items").to_owned();
+        html::page(
+            &format!("{} – Objekte", c.title),
+            &[
+                ("Start", "/"),
+                ("Sammlungen", "/collections"),
+                (&c.title, &collection_href),
+            ],
+            &body,
+        )
+    }
+}
+
+/// `GET /collections/{id}/items/{featureId}`
+pub async fn item(
+    State(state): State<AppState>,
+    Path((id, feature_id)): Path<(String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let schema = collection(&state, &id).await?;
+    for (k, _) in &query {
+        if !["f", "crs", "properties"].contains(&k.as_str()) {
+            return Err(Problem::bad_request(format!(
+                "unknown query parameter {k:?}; allowed are f, crs and properties"
+            )));
+        }
+    }
+    let get = |n: &str| query.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    let format = negotiate(get("f"), &headers, &OFFERS)?;
+    let crs = get("crs")
+        .map(|v| Crs::parse(v, "crs"))
+        .transpose()?
+        .unwrap_or(crate::crs::CRS84);
+    let not_found =
+        || Problem::not_found(format!("Collection {id:?} has no feature {feature_id:?}."));
+    let mut sql = Sql::default();
+    let id_param = match schema.id_kind {
+        PropType::Integer => sql.param(Param::Int(feature_id.parse().map_err(|_| not_found())?)),
+        _ => sql.param(Param::Text(feature_id.clone())),
+    };
+    let names = selected(&schema, None);
+    let base = format!("{}/collections/{id}", base_url(&state.config, &headers));
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {} WHERE {} = {id_param}",
+                select_list(
+                    &schema,
+                    crs,
+                    if format.key == "html" {
+                        Offer::HTML
+                    } else {
+                        GEOJSON
+                    },
+                    &names,
+                    "''"
+                ),
+                schema.id()
+            ),
+            &sql.refs(),
+        )
+        .await
+        .map_err(|e| query_error(&e))?
+        .ok_or_else(not_found)?;
+    let self_href = format!("{base}/items/{feature_id}");
+    if format.key == "html" {
+        let props: Value = serde_json::from_str(row.get::<_, &str>(0)).unwrap_or(Value::Null);
+        let mut table = String::from("<table><tbody>");
+        for n in &names {
+            let v = match props.get(n) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(o) => o.to_string(),
+            };
+            let _ = write!(
+                table,
+                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+                escape_html(n),
+                escape_html(&v)
+            );
+        }
+        table.push_str("</tbody></table>");
+        let body = format!(
+            "{table}<p>Auch als <a href=\"{}?f=json\">GeoJSON</a>. Lizenz: {} – {}</p>",
+            escape_html(&self_href),
+            escape_html(&schema.collection.license),
+            escape_html(&schema.collection.attribution)
+        );
+        return Ok((
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html::page(
+                &format!("{} {feature_id}", schema.collection.title),
+                &[
+                    ("Start", "/"),
+                    ("Sammlungen", "/collections"),
+                    (&schema.collection.title, &base),
+                    ("Objekte", &format!("{base}/items?f=html")),
+                ],
+                &body,
+            ),
+        )
+            .into_response());
+    }
+    if format.key == "csv" {
+        return Err(Problem::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "Format nicht verfügbar / format not available",
+            "a single feature is available as GeoJSON (f=json) and HTML (f=html)",
+        ));
+    }
+    let mut feature: Value =
+        serde_json::from_str(row.get::<_, &str>(0)).map_err(Problem::internal)?;
+    feature["links"] = json!([
+        {"rel": "self", "type": "application/geo+json", "href": format!("{self_href}?f=json")},
+        {"rel": "alternate", "type": "text/html", "href": format!("{self_href}?f=html")},
+        {"rel": "collection", "type": "application/json", "href": base},
+    ]);
+    let mut response = (
+        [(header::CONTENT_TYPE, "application/geo+json")],
+        feature.to_string(),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri)) {
+        response.headers_mut().insert("content-crs", v);
+    }
+    Ok(response)
+}

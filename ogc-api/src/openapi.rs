@@ -1,0 +1,253 @@
+//! The OpenAPI 3.0 document, generated from the catalog: every collection gets its own paths,
+//! so that its queryables appear as declared query parameters (GDAL and other clients read
+//! them from here), and every parameter has its exact schema (limit with minimum, default and
+//! maximum; bbox with 4 to 6 numbers).
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+use stadtkarte_core::Config;
+use stadtkarte_core::problem::escape_html;
+
+use crate::crs;
+use crate::html;
+use crate::schema::{CollectionSchema, PropType};
+
+fn f_param(values: &[&str]) -> Value {
+    json!({"name": "f", "in": "query", "required": false, "style": "form", "explode": false,
+           "description": "Ausgabeformat; hat Vorrang vor dem Accept-Header.",
+           "schema": {"type": "string", "enum": values}})
+}
+
+fn crs_param(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "style": "form", "explode": false,
+           "description": description,
+           "schema": {"type": "string", "format": "uri", "enum": crs::uris()}})
+}
+
+fn problem_responses() -> Value {
+    json!({
+        "400": {"$ref": "#/components/responses/BadRequest"},
+        "404": {"$ref": "#/components/responses/NotFound"},
+        "406": {"$ref": "#/components/responses/NotAcceptable"},
+        "500": {"$ref": "#/components/responses/ServerError"},
+    })
+}
+
+fn ok(description: &str, content: &[(&str, Value)]) -> Value {
+    let mut c = serde_json::Map::new();
+    for (media, schema) in content {
+        c.insert((*media).to_owned(), json!({"schema": schema}));
+    }
+    json!({"description": description, "content": c})
+}
+
+fn with_errors(success: Value) -> Value {
+    let mut r = problem_responses();
+    r["200"] = success;
+    r
+}
+
+fn type_schema(kind: PropType) -> Value {
+    match kind {
+        PropType::Integer => json!({"type": "integer"}),
+        PropType::Number => json!({"type": "number"}),
+        PropType::Boolean => json!({"type": "boolean"}),
+        PropType::Date => json!({"type": "string", "format": "date"}),
+        PropType::DateTime => json!({"type": "string", "format": "date-time"}),
+        _ => json!({"type": "string"}),
+    }
+}
+
+/// The document.
+#[must_use]
+pub fn document(config: &Config, base: &str, collections: &[CollectionSchema]) -> Value {
+    let limits = &config.features;
+    let mut paths = serde_json::Map::new();
+    let json_or_html = [
+        ("application/json", json!({"type": "object"})),
+        ("text/html", json!({"type": "string"})),
+    ];
+    paths.insert("/".into(), json!({"get": {
+        "operationId": "getLandingPage", "summary": "Startseite", "tags": ["Allgemein"],
+        "parameters": [f_param(&["json", "html"])],
+        "responses": with_errors(ok("Startseite mit Links zu API, Konformität und Daten", &json_or_html))}}));
+    paths.insert("/conformance".into(), json!({"get": {
+        "operationId": "getConformance", "summary": "Erfüllte Konformitätsklassen", "tags": ["Allgemein"],
+        "parameters": [f_param(&["json", "html"])],
+        "responses": with_errors(ok("Liste der Konformitätsklassen", &json_or_html))}}));
+    paths.insert("/api".into(), json!({"get": {
+        "operationId": "getApiDefinition", "summary": "Diese API-Beschreibung", "tags": ["Allgemein"],
+        "parameters": [f_param(&["json", "html"])],
+        "responses": with_errors(ok("OpenAPI 3.0", &[("application/vnd.oai.openapi+json;version=3.0", json!({"type": "object"})), ("text/html", json!({"type": "string"}))]))}}));
+    paths.insert(
+        "/collections".into(),
+        json!({"get": {
+        "operationId": "getCollections", "summary": "Alle Datensammlungen", "tags": ["Daten"],
+        "parameters": [f_param(&["json", "html"])],
+        "responses": with_errors(ok("Die Sammlungen", &json_or_html))}}),
+    );
+    let features_content = [
+        (
+            "application/geo+json",
+            json!({"$ref": "#/components/schemas/FeatureCollection"}),
+        ),
+        ("text/html", json!({"type": "string"})),
+        ("text/csv", json!({"type": "string"})),
+    ];
+    for schema in collections {
+        let c = &schema.collection;
+        let id = &c.id;
+        let op = id.replace('-', "_");
+        paths.insert(format!("/collections/{id}"), json!({"get": {
+            "operationId": format!("describeCollection_{op}"), "summary": format!("Sammlung „{}“", c.title), "tags": [c.title],
+            "parameters": [f_param(&["json", "html"])],
+            "responses": with_errors(ok("Beschreibung der Sammlung", &json_or_html))}}));
+        paths.insert(format!("/collections/{id}/queryables"), json!({"get": {
+            "operationId": format!("getQueryables_{op}"), "summary": "Abfragbare Eigenschaften (JSON Schema)", "tags": [c.title],
+            "parameters": [f_param(&["json", "html"])],
+            "responses": with_errors(ok("JSON Schema der abfragbaren Eigenschaften", &[("application/schema+json", json!({"type": "object"})), ("text/html", json!({"type": "string"}))]))}}));
+        let mut params = vec![
+            json!({"$ref": "#/components/parameters/limit"}),
+            json!({"$ref": "#/components/parameters/bbox"}),
+            json!({"$ref": "#/components/parameters/bbox-crs"}),
+            json!({"$ref": "#/components/parameters/crs"}),
+            json!({"$ref": "#/components/parameters/datetime"}),
+            json!({"$ref": "#/components/parameters/properties"}),
+            json!({"$ref": "#/components/parameters/sortby"}),
+            json!({"$ref": "#/components/parameters/filter"}),
+            json!({"$ref": "#/components/parameters/filter-lang"}),
+            json!({"$ref": "#/components/parameters/filter-crs"}),
+            json!({"$ref": "#/components/parameters/cursor"}),
+            f_param(&["json", "html", "csv"]),
+        ];
+        let mut queryable_names = vec![(c.id_column.clone(), schema.id_kind)];
+        queryable_names.extend(
+            schema
+                .properties
+                .iter()
+                .filter(|p| p.kind != PropType::Other)
+                .map(|p| (p.name.clone(), p.kind)),
+        );
+        for (name, kind) in queryable_names {
+            params.push(json!({"name": name, "in": "query", "required": false, "style": "form", "explode": false,
+                "description": format!("Nur Objekte, deren {name} gleich diesem Wert ist."), "schema": type_schema(kind)}));
+        }
+        paths.insert(format!("/collections/{id}/items"), json!({"get": {
+            "operationId": format!("getFeatures_{op}"), "summary": format!("Objekte der Sammlung „{}“", c.title), "tags": [c.title],
+            "parameters": params,
+            "responses": with_errors(ok("Eine Seite mit Objekten; weitere über den Link rel=next", &features_content))}}));
+        paths.insert(format!("/collections/{id}/items/{{featureId}}"), json!({"get": {
+            "operationId": format!("getFeature_{op}"), "summary": "Ein Objekt", "tags": [c.title],
+            "parameters": [
+                {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"$ref": "#/components/parameters/crs"},
+                f_param(&["json", "html"]),
+            ],
+            "responses": with_errors(ok("Das Objekt", &[("application/geo+json", json!({"$ref": "#/components/schemas/Feature"})), ("text/html", json!({"type": "string"}))]))}}));
+    }
+    let problem =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": format!("Stadtkarte {} – OGC API", config.city.name),
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!("Offene Geodaten der Stadt {} nach OGC API Features (Teile 1, 2 und 3 mit CQL2).", config.city.name),
+            "license": {"name": config.city.license},
+        },
+        "servers": [{"url": base}],
+        "paths": paths,
+        "components": {
+            "parameters": {
+                "limit": {"name": "limit", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": format!("Objekte pro Seite; größere Werte werden auf {} gekürzt.", limits.max_limit),
+                    "schema": {"type": "integer", "minimum": 1, "maximum": limits.max_limit, "default": limits.default_limit}},
+                "bbox": {"name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "Nur Objekte, die dieses Rechteck schneiden: min x, min y, max x, max y (oder 6 Zahlen mit Höhe), im bbox-crs (Standard CRS84).",
+                    "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
+                "bbox-crs": crs_param("bbox-crs", "Koordinatenreferenzsystem von bbox."),
+                "crs": crs_param("crs", "Koordinatenreferenzsystem der Antwort."),
+                "datetime": {"name": "datetime", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "Zeitpunkt oder Zeitraum (RFC 3339), z. B. 2020-01-01, 2020-01-01/2020-12-31, ../2020-12-31.",
+                    "schema": {"type": "string"}},
+                "properties": {"name": "properties", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "Nur diese Eigenschaften ausgeben (durch Komma getrennt).",
+                    "schema": {"type": "array", "items": {"type": "string"}}},
+                "sortby": {"name": "sortby", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "Sortierung, z. B. +name,-geschosse.",
+                    "schema": {"type": "array", "items": {"type": "string", "pattern": "^[+-]?[A-Za-z_][A-Za-z0-9_]*$"}}},
+                "filter": {"name": "filter", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "CQL2-Filter (Text oder JSON, siehe filter-lang).", "schema": {"type": "string"}},
+                "filter-lang": {"name": "filter-lang", "in": "query", "required": false, "style": "form", "explode": false,
+                    "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}},
+                "filter-crs": crs_param("filter-crs", "Koordinatenreferenzsystem der Geometrien im Filter."),
+                "cursor": {"name": "cursor", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "Position in der Ergebnismenge; steht in den Links rel=next und rel=prev.",
+                    "schema": {"type": "string"}},
+            },
+            "schemas": {
+                "Problem": {"type": "object", "required": ["type", "title", "status"], "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}}},
+                "Feature": {"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+                    "type": {"type": "string", "enum": ["Feature"]}, "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                    "geometry": {"type": "object", "nullable": true}, "properties": {"type": "object", "nullable": true},
+                    "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}},
+                "FeatureCollection": {"type": "object", "required": ["type", "features"], "properties": {
+                    "type": {"type": "string", "enum": ["FeatureCollection"]},
+                    "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}},
+                    "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}},
+                    "timeStamp": {"type": "string", "format": "date-time"},
+                    "numberMatched": {"type": "integer", "minimum": 0}, "numberReturned": {"type": "integer", "minimum": 0}}},
+                "Link": {"type": "object", "required": ["href"], "properties": {
+                    "href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"}, "title": {"type": "string"}}},
+            },
+            "responses": {
+                "BadRequest": {"description": "Ungültige Anfrage", "content": problem},
+                "NotFound": {"description": "Nicht gefunden", "content": problem},
+                "NotAcceptable": {"description": "Format nicht verfügbar", "content": problem},
+                "ServerError": {"description": "Interner Fehler", "content": problem},
+            },
+        },
+    })
+}
+
+/// A readable page of the document: every path with its parameters.
+#[must_use]
+pub fn html(doc: &Value) -> String {
+    let mut body =
+        String::from("<p>Maschinenlesbar: <a href=\"/api?f=json\">OpenAPI 3.0 (JSON)</a>.</p>");
+    let params = &doc["components"]["parameters"];
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, item) in paths {
+            let op = &item["get"];
+            let _ = write!(
+                body,
+                "<h2><code>GET {}</code></h2><p>{}</p>",
+                escape_html(path),
+                escape_html(op["summary"].as_str().unwrap_or_default())
+            );
+            let mut rows = String::new();
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let p = p["$ref"]
+                    .as_str()
+                    .and_then(|r| r.rsplit('/').next())
+                    .map_or(p, |n| &params[n]);
+                let _ = write!(
+                    rows,
+                    "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+                    escape_html(p["name"].as_str().unwrap_or_default()),
+                    escape_html(&p["schema"].to_string()),
+                    escape_html(p["description"].as_str().unwrap_or_default())
+                );
+            }
+            if !rows.is_empty() {
+                let _ = write!(
+                    body,
+                    "<table><thead><tr><th scope=\"col\">Parameter</th><th scope=\"col\">Schema</th><th scope=\"col\">Bedeutung</th></tr></thead><tbody>{rows}</tbody></table>"
+                );
+            }
+        }
+    }
+    html::page("API-Dokumentation", &[("Start", "/")], &body)
+}
