@@ -272,6 +272,39 @@ pub async fn items(
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
+    respond(state, id, query, headers).await
+}
+
+/// `POST /collections/{id}/items` with a CQL2 JSON filter as the body (what OWSLib sends for
+/// `cql=`); the other parameters stay in the query string.
+pub async fn items_post(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(mut query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    if query
+        .iter()
+        .any(|(k, _)| k == "filter" || k == "filter-lang")
+    {
+        return Err(Problem::bad_request(
+            "with POST the filter is the body (CQL2 JSON); do not repeat filter or filter-lang in the query",
+        ));
+    }
+    let filter = std::str::from_utf8(&body)
+        .map_err(|_| Problem::bad_request("the body must be CQL2 JSON in UTF-8"))?;
+    query.push(("filter".to_owned(), filter.to_owned()));
+    query.push(("filter-lang".to_owned(), "cql2-json".to_owned()));
+    respond(state, id, query, headers).await
+}
+
+async fn respond(
+    state: AppState,
+    id: String,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     let schema = collection(&state, &id).await?;
     let limits = &state.config.features;
     let request = params::parse(&query, &schema, limits.default_limit, limits.max_limit)?;
@@ -356,6 +389,7 @@ pub async fn items(
         if !finished {
             // The client went away: stop the database from producing the rest.
             let _ = cancel.cancel_query(NoTls).await;
+            metrics::counter!("features_streams_cancelled_total").increment(1);
         }
         drop(client);
     });

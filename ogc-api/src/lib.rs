@@ -34,7 +34,10 @@ pub fn router(state: AppState) -> Router {
         .route("/collections", get(api::collections))
         .route("/collections/{id}", get(api::collection_page))
         .route("/collections/{id}/queryables", get(api::queryables))
-        .route("/collections/{id}/items", get(features::items))
+        .route(
+            "/collections/{id}/items",
+            get(features::items).post(features::items_post),
+        )
         .route("/collections/{id}/items/{feature}", get(features::item))
         .with_state(state.clone())
         .merge(plans::router(state))

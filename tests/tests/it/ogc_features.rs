@@ -922,3 +922,62 @@ async fn gdal_and_owslib_read_the_api() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn cql2_json_as_post_body() {
+    let (app, _) = demo_app(|_| {}).await;
+    let body = r#"{"op":"=","args":[{"property":"funktion"},"Schule"]}"#;
+    let request = axum::http::Request::post("/collections/gebaeude/items?limit=10000")
+        .header("content-type", "application/query-cql-json")
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let r = stadtkarte_tests::send(&app, request).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut got = ids(&r.json());
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        sql_ids("SELECT id FROM data.gebaeude WHERE funktion = 'Schule' ORDER BY id").await
+    );
+    let bad = axum::http::Request::post("/collections/gebaeude/items")
+        .body(axum::body::Body::from("{not json"))
+        .unwrap();
+    assert_eq!(stadtkarte_tests::send(&app, bad).await.status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_cancels_the_query() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (app, _) = demo_app(|c| c.features.max_limit = 1_000_000).await;
+    let metrics_app = app.clone();
+    let port = serve(app).await;
+    let cancelled = async || -> f64 {
+        let text = get(&metrics_app, "/metrics", &[]).await.text();
+        text.lines()
+            .find(|l| l.starts_with("features_streams_cancelled_total"))
+            .and_then(|l| l.split_whitespace().last()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let before = cancelled().await;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            b"GET /collections/gebaeude/items?limit=1000000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut first = vec![0u8; 4096];
+    let n = stream.read(&mut first).await.unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    drop(stream); // hang up after the first bytes of about 25 MB
+    let started = std::time::Instant::now();
+    while cancelled().await <= before {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the stream was not cancelled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
