@@ -76,6 +76,11 @@ pub fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
     if pg.get_application_name().is_none() {
         pg.application_name("stadtkarte");
     }
+    // Requests are short: JIT compilation and parallel workers cost more than they save, and
+    // times are computed in UTC.
+    if pg.get_options().is_none() {
+        pg.options("-c jit=off -c max_parallel_workers_per_gather=0 -c TimeZone=UTC");
+    }
     let manager = Manager::from_config(
         pg,
         NoTls,

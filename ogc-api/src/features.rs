@@ -145,7 +145,7 @@ fn conditions(
                 // world-wide box never has to be projected into UTM; densify for curvature.
                 let ext = format!("ST_Expand(ST_MakeEnvelope({w}, {s}, {e}, {n}, 4326), 0.5)");
                 boxes.push(format!(
-                    "ST_Intersects({geom}, ST_Transform(ST_Segmentize(ST_Intersection(ST_Transform({envelope}, 4326), {ext}), 0.001), {storage}))"
+                    "ST_Intersects({geom}, ST_Transform(ST_Segmentize(ST_Intersection(ST_Transform({envelope}, 4326), {ext}), 0.01), {storage}))"
                 ));
             } else {
                 boxes.push("FALSE".to_owned());
@@ -319,23 +319,19 @@ async fn respond(
     let mut sql = Sql::default();
     let base = conditions(&schema, &request, &mut sql)?;
     let client = state.pool.get().await.map_err(DbError::from)?;
+    // numberMatched is given on the first page only (later pages need not repeat it): counted
+    // when the page is full, known without counting when it is not.
     let cap = limits.number_matched_cap;
-    let number_matched = if cap > 0 {
-        let count_sql = format!(
+    let count = (cap > 0 && cursor.is_none()).then(|| Count {
+        sql: format!(
             "SELECT count(*) FROM (SELECT 1 FROM {}{} LIMIT {}) s",
             schema.collection.table_sql(),
             where_sql(&base),
             u64::from(cap) + 1
-        );
-        let n: i64 = client
-            .query_one(&count_sql, &sql.refs())
-            .await
-            .map_err(|e| query_error(&e))?
-            .get(0);
-        (n <= i64::from(cap)).then_some(n)
-    } else {
-        None
-    };
+        ),
+        params: sql.clone(),
+        cap,
+    });
     let direction = cursor.as_ref().map_or(Direction::After, |c| c.direction);
     let mut conds = base;
     if let Some(c) = &cursor {
@@ -378,14 +374,14 @@ async fn respond(
         format,
         direction,
         came_with_cursor: cursor.is_some(),
-        number_matched,
+        count,
         links,
         fingerprint,
         names,
     };
     let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
     tokio::spawn(async move {
-        let finished = page.stream(rows, &sender).await;
+        let finished = page.stream(&client, rows, &sender).await;
         if !finished {
             // The client went away: stop the database from producing the rest.
             let _ = cancel.cancel_query(NoTls).await;
@@ -405,11 +401,6 @@ async fn respond(
         && let Ok(v) = HeaderValue::from_str(&format!("<{}>", page_crs_uri(&query)))
     {
         response.headers_mut().insert("content-crs", v);
-    }
-    if let Some(n) = number_matched
-        && let Ok(v) = HeaderValue::from_str(&n.to_string())
-    {
-        response.headers_mut().insert("ogc-numbermatched", v);
     }
     Ok(response)
 }
@@ -439,13 +430,20 @@ fn query_error(e: &tokio_postgres::Error) -> Problem {
     Problem::internal(e)
 }
 
+/// How to count the result set, up to a cap.
+struct Count {
+    sql: String,
+    params: Sql,
+    cap: u32,
+}
+
 struct Page {
     schema: CollectionSchema,
     request: ItemsRequest,
     format: Offer,
     direction: Direction,
     came_with_cursor: bool,
-    number_matched: Option<i64>,
+    count: Option<Count>,
     links: LinkSet,
     fingerprint: String,
     names: Vec<String>,
@@ -455,6 +453,7 @@ impl Page {
     /// Writes the response; false when the client went away first.
     async fn stream(
         &self,
+        client: &tokio_postgres::Client,
         rows: tokio_postgres::RowStream,
         out: &tokio::sync::mpsc::Sender<Bytes>,
     ) -> bool {
@@ -494,6 +493,7 @@ impl Page {
                 return false;
             }
         }
+        let matched = self.number_matched(client, emitted, more).await;
         if reverse {
             if self.direction == Direction::Before {
                 buffered.reverse();
@@ -506,6 +506,7 @@ impl Page {
                         Bytes::from(self.html(
                             &buffered,
                             more,
+                            matched,
                             first_key.as_deref(),
                             last_key.as_deref(),
                         )),
@@ -539,8 +540,35 @@ impl Page {
                     .map(|k| self.cursor(k, Direction::Before))
             })
             .flatten();
-        self.send(out, self.trailer(emitted, next.as_deref(), prev.as_deref()))
-            .await
+        self.send(
+            out,
+            self.trailer(emitted, matched, next.as_deref(), prev.as_deref()),
+        )
+        .await
+    }
+
+    /// `numberMatched`: the page itself when it is the first and not full, else a count up to
+    /// the cap (none above it, or when counting fails: it is optional, a wrong one is not).
+    async fn number_matched(
+        &self,
+        client: &tokio_postgres::Client,
+        emitted: usize,
+        more: bool,
+    ) -> Option<i64> {
+        let count = self.count.as_ref()?;
+        if !more {
+            return i64::try_from(emitted).ok();
+        }
+        match client.query_one(&count.sql, &count.params.refs()).await {
+            Ok(row) => {
+                let n: i64 = row.get(0);
+                (n <= i64::from(count.cap)).then_some(n)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "counting the matched features failed");
+                None
+            }
+        }
     }
 
     async fn send(&self, out: &tokio::sync::mpsc::Sender<Bytes>, bytes: Bytes) -> bool {
@@ -618,7 +646,13 @@ impl Page {
         }
     }
 
-    fn trailer(&self, returned: usize, next: Option<&str>, prev: Option<&str>) -> Bytes {
+    fn trailer(
+        &self,
+        returned: usize,
+        matched: Option<i64>,
+        next: Option<&str>,
+        prev: Option<&str>,
+    ) -> Bytes {
         if self.format.key == "csv" {
             return Bytes::new();
         }
@@ -640,7 +674,7 @@ impl Page {
             "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "links": links,
         });
-        if let Some(n) = self.number_matched {
+        if let Some(n) = matched {
             tail["numberMatched"] = json!(n);
         }
         let text = tail.to_string();
@@ -652,6 +686,7 @@ impl Page {
         &self,
         rows: &[Row],
         more: bool,
+        matched: Option<i64>,
         first_key: Option<&str>,
         last_key: Option<&str>,
     ) -> String {
@@ -751,9 +786,7 @@ impl Page {
                 )
             ));
         }
-        let matched = self
-            .number_matched
-            .map_or_else(String::new, |n| format!(" von {n}"));
+        let matched = matched.map_or_else(String::new, |n| format!(" von {n}"));
         let body = format!(
             "<p>{} Objekte{matched}. Lizenz: {} – {}</p>{map}<p>{}</p>{table}<p>Auch als <a href=\"{}\">GeoJSON</a> oder <a href=\"{}\">CSV</a>.</p>",
             rows.len(),
