@@ -430,6 +430,31 @@ fn query_error(e: &tokio_postgres::Error) -> Problem {
     Problem::internal(e)
 }
 
+/// Bytes handed to the HTTP body at once: few large writes instead of one per feature.
+const CHUNK: usize = 64 * 1024;
+
+/// The response body being written, in chunks.
+struct Out<'a> {
+    sender: &'a tokio::sync::mpsc::Sender<Bytes>,
+    buffer: Vec<u8>,
+}
+
+impl Out<'_> {
+    /// Appends; false when the client went away.
+    async fn write(&mut self, bytes: Bytes) -> bool {
+        self.buffer.extend_from_slice(&bytes);
+        self.buffer.len() < CHUNK || self.flush().await
+    }
+
+    async fn flush(&mut self) -> bool {
+        if self.buffer.is_empty() {
+            return true;
+        }
+        let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK));
+        self.sender.send(Bytes::from(chunk)).await.is_ok()
+    }
+}
+
 /// How to count the result set, up to a cap.
 struct Count {
     sql: String,
@@ -455,8 +480,12 @@ impl Page {
         &self,
         client: &tokio_postgres::Client,
         rows: tokio_postgres::RowStream,
-        out: &tokio::sync::mpsc::Sender<Bytes>,
+        sender: &tokio::sync::mpsc::Sender<Bytes>,
     ) -> bool {
+        let mut out = Out {
+            sender,
+            buffer: Vec::with_capacity(CHUNK),
+        };
         let limit = self.request.limit as usize;
         let mut rows = std::pin::pin!(rows);
         let mut buffered: Vec<Row> = Vec::new();
@@ -466,7 +495,7 @@ impl Page {
         let mut more = false;
         let key_index = |row: &Row| row.len() - 1;
         let reverse = self.direction == Direction::Before || self.format.key == "html";
-        if !reverse && !self.send(out, self.header()).await {
+        if !reverse && !out.write(self.header()).await {
             return false;
         }
         while let Some(row) = rows.next().await {
@@ -489,7 +518,7 @@ impl Page {
             emitted += 1;
             if reverse {
                 buffered.push(row);
-            } else if !self.send(out, self.row_bytes(&row, emitted == 1)).await {
+            } else if !out.write(self.row_bytes(&row, emitted == 1)).await {
                 return false;
             }
         }
@@ -500,24 +529,22 @@ impl Page {
                 std::mem::swap(&mut first_key, &mut last_key);
             }
             if self.format.key == "html" {
-                return self
-                    .send(
-                        out,
-                        Bytes::from(self.html(
-                            &buffered,
-                            more,
-                            matched,
-                            first_key.as_deref(),
-                            last_key.as_deref(),
-                        )),
-                    )
-                    .await;
+                return out
+                    .write(Bytes::from(self.html(
+                        &buffered,
+                        more,
+                        matched,
+                        first_key.as_deref(),
+                        last_key.as_deref(),
+                    )))
+                    .await
+                    && out.flush().await;
             }
-            if !self.send(out, self.header()).await {
+            if !out.write(self.header()).await {
                 return false;
             }
             for (i, row) in buffered.iter().enumerate() {
-                if !self.send(out, self.row_bytes(row, i == 0)).await {
+                if !out.write(self.row_bytes(row, i == 0)).await {
                     return false;
                 }
             }
@@ -540,11 +567,9 @@ impl Page {
                     .map(|k| self.cursor(k, Direction::Before))
             })
             .flatten();
-        self.send(
-            out,
-            self.trailer(emitted, matched, next.as_deref(), prev.as_deref()),
-        )
-        .await
+        out.write(self.trailer(emitted, matched, next.as_deref(), prev.as_deref()))
+            .await
+            && out.flush().await
     }
 
     /// `numberMatched`: the page itself when it is the first and not full, else a count up to
@@ -569,10 +594,6 @@ impl Page {
                 None
             }
         }
-    }
-
-    async fn send(&self, out: &tokio::sync::mpsc::Sender<Bytes>, bytes: Bytes) -> bool {
-        out.send(bytes).await.is_ok()
     }
 
     fn cursor(&self, key: &str, direction: Direction) -> String {
