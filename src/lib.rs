@@ -144,7 +144,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
 pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .merge(ops::router(state.clone()))
-        .merge(stadtkarte_ogc_api::router(state));
+        .merge(stadtkarte_ogc_api::router(
+            state.clone(),
+            stadtkarte_tiles::CONFORMANCE,
+        ))
+        .merge(stadtkarte_tiles::router(state));
     http::finish(router)
 }
 

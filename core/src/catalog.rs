@@ -4,6 +4,8 @@
 //! rows, quoted with [`quote_ident`]; a request never supplies an identifier. Importers register
 //! collections with [`register`] and refresh their statistics with [`refresh_statistics`].
 
+use std::fmt::Write as _;
+
 use tokio_postgres::GenericClient;
 use tokio_postgres::Row;
 
@@ -163,7 +165,9 @@ pub struct NewCollection<'a> {
     pub max_zoom: i16,
 }
 
-/// Creates or replaces the catalog entry, then refreshes its statistics.
+/// Creates or replaces the catalog entry, installs the triggers that report changes to the tile
+/// server, announces that the whole collection changed (delivered on commit), and refreshes its
+/// statistics.
 pub async fn register(client: &impl GenericClient, c: &NewCollection<'_>) -> Result<(), DbError> {
     let keywords: Vec<&str> = c.keywords.to_vec();
     client
@@ -198,7 +202,43 @@ pub async fn register(client: &impl GenericClient, c: &NewCollection<'_>) -> Res
         )
         .await
         .map_err(DbError::query("registering a collection"))?;
+    install_change_triggers(client, c.id).await?;
+    client
+        .execute(
+            "SELECT pg_notify('stadtkarte_tiles', json_build_object('collection', $1::text)::text)",
+            &[&c.id],
+        )
+        .await
+        .map_err(DbError::query("announcing a changed collection"))?;
     refresh_statistics(client, c.id).await
+}
+
+/// Installs (again) the statement-level triggers that NOTIFY the tile server of changes.
+pub async fn install_change_triggers(client: &impl GenericClient, id: &str) -> Result<(), DbError> {
+    let Some(collection) = get(client, id).await? else {
+        return Ok(());
+    };
+    let table = collection.table_sql();
+    let geom = collection.geometry_column.replace('\'', "''");
+    let id_literal = id.replace('\'', "''");
+    let mut sql = String::new();
+    for (event, referencing) in [
+        ("INSERT", "NEW TABLE AS new_rows"),
+        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        ("DELETE", "OLD TABLE AS old_rows"),
+    ] {
+        let name = quote_ident(&format!("stadtkarte_tiles_{}", event.to_lowercase()));
+        let _ = write!(
+            sql,
+            "DROP TRIGGER IF EXISTS {name} ON {table};
+             CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {referencing}
+             FOR EACH STATEMENT EXECUTE FUNCTION catalog.notify_tiles('{geom}', '{id_literal}');"
+        );
+    }
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(DbError::query("installing the change triggers"))
 }
 
 /// Recomputes feature count and CRS84 extent from the table and sets `updated_at` to now.

@@ -35,6 +35,30 @@ pub struct Config {
     pub city: CityConfig,
     /// OGC API Features.
     pub features: FeaturesConfig,
+    /// Vector tiles.
+    pub tiles: TilesConfig,
+}
+
+/// `[tiles]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TilesConfig {
+    /// Bytes of compressed tiles kept in memory.
+    pub cache_bytes: u64,
+    /// A tile larger than this (uncompressed) is logged as a warning.
+    pub max_tile_bytes: usize,
+    /// `Cache-Control: max-age` of tiles, in seconds.
+    pub max_age_secs: u32,
+}
+
+impl Default for TilesConfig {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 256 * 1024 * 1024,
+            max_tile_bytes: 500 * 1024,
+            max_age_secs: 60,
+        }
+    }
 }
 
 /// `[features]`

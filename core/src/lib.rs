@@ -1,6 +1,7 @@
 //! The shared foundation of every Stadtkarte crate: configuration, the database pool and
-//! migrations, the collection catalog, errors as RFC 9457 problem details, content negotiation,
-//! logs and metrics, and the operational endpoints.
+//! migrations, the collection catalog and the columns of its tables, errors as RFC 9457 problem
+//! details, content negotiation, CRS handling, CQL2 filters, SQL with bind parameters, logs and
+//! metrics, and the operational endpoints.
 //!
 //! `core` depends on no other workspace crate. It knows nothing about OGC APIs, tiles or imports;
 //! those crates build on it. It never takes an SQL identifier from a request: names come from the
@@ -8,12 +9,16 @@
 
 pub mod catalog;
 pub mod config;
+pub mod cql2;
+pub mod crs;
 pub mod db;
 pub mod http;
 pub mod migrate;
 pub mod negotiate;
 pub mod ops;
 pub mod problem;
+pub mod query;
+pub mod schema;
 pub mod state;
 pub mod telemetry;
 

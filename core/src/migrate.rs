@@ -38,6 +38,7 @@ pub static MIGRATIONS: &[Migration] = migrations![
     2 => "0002_plans.sql",
     3 => "0003_unaccent.sql",
     4 => "0004_temporal_extent.sql",
+    5 => "0005_tile_notifications.sql",
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises migration runs.

@@ -15,10 +15,10 @@ use stadtkarte_core::negotiate::{Offer, negotiate};
 use stadtkarte_core::problem::escape_html;
 use stadtkarte_core::{AppState, Problem};
 
-use crate::crs;
 use crate::features::collection;
 use crate::html;
-use crate::schema::{CollectionSchema, PropType, load};
+use stadtkarte_core::crs;
+use stadtkarte_core::schema::{CollectionSchema, PropType, load};
 
 /// The OpenAPI media type.
 pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
@@ -54,6 +54,10 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
 ];
+
+/// Conformance classes of other crates, declared here too.
+#[derive(Debug, Clone, Copy)]
+pub struct MoreConformance(pub &'static [&'static str]);
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct FormatOnly {
@@ -155,7 +159,7 @@ pub async fn landing(
         "application/json",
         &json!({
             "title": format!("Stadtkarte {city}"),
-            "description": format!("Web-GIS und Open-Data-Plattform der Stadt {city}: OGC API Features."),
+            "description": format!("Web-GIS und Open-Data-Plattform der Stadt {city}: OGC API Features und Tiles."),
             "links": links,
         }),
     ))
@@ -164,12 +168,14 @@ pub async fn landing(
 /// `GET /conformance`
 pub async fn conformance(
     State(state): State<AppState>,
+    axum::Extension(more): axum::Extension<MoreConformance>,
     Query(q): Query<FormatOnly>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
+    let classes: Vec<&str> = CONFORMANCE.iter().chain(more.0).copied().collect();
     let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
     if format == Offer::HTML {
-        let items: String = CONFORMANCE
+        let items: String = classes
             .iter()
             .map(|c| format!("<li><code>{c}</code></li>"))
             .collect();
@@ -184,7 +190,7 @@ pub async fn conformance(
     Ok(json_response(
         "application/json",
         &json!({
-            "conformsTo": CONFORMANCE,
+            "conformsTo": classes,
             "links": [
                 {"rel": "self", "type": "application/json", "href": format!("{base}/conformance?f=json")},
                 {"rel": "alternate", "type": "text/html", "href": format!("{base}/conformance?f=html")},
@@ -206,6 +212,10 @@ fn collection_json(base: &str, c: &Collection) -> Value {
     ];
     if let Some(url) = &c.license_url {
         links.push(json!({"rel": "license", "type": "text/html", "title": c.license, "href": url}));
+    }
+    if c.publish_tiles {
+        links.push(json!({"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "type": "application/json",
+                          "title": "Vektorkacheln", "href": format!("{href}/tiles")}));
     }
     let mut extent = json!({});
     if let Some(bbox) = c.extent_crs84 {

@@ -19,13 +19,13 @@ use stadtkarte_core::problem::escape_html;
 use stadtkarte_core::tokio_postgres::{self, NoTls, Row};
 use stadtkarte_core::{AppState, Problem};
 
-use crate::cql2;
-use crate::crs::Crs;
 use crate::html;
 use crate::paging::{self, Direction};
 use crate::params::{self, DateTime, ItemsRequest, TimeBound};
-use crate::query::{Sql, Value as Param};
-use crate::schema::{self, CollectionSchema, PropType};
+use stadtkarte_core::cql2;
+use stadtkarte_core::crs::Crs;
+use stadtkarte_core::query::{Sql, Value as Param};
+use stadtkarte_core::schema::{self, CollectionSchema, PropType};
 
 /// GeoJSON.
 pub const GEOJSON: Offer = Offer {
@@ -410,7 +410,7 @@ fn page_crs_uri(query: &[(String, String)]) -> &'static str {
         .iter()
         .find(|(k, _)| k == "crs")
         .and_then(|(_, v)| Crs::parse(v, "crs").ok())
-        .map_or(crate::crs::CRS84.uri, |c| c.uri)
+        .map_or(stadtkarte_core::crs::CRS84.uri, |c| c.uri)
 }
 
 fn query_error(e: &tokio_postgres::Error) -> Problem {
@@ -850,7 +850,7 @@ pub async fn item(
     let crs = get("crs")
         .map(|v| Crs::parse(v, "crs"))
         .transpose()?
-        .unwrap_or(crate::crs::CRS84);
+        .unwrap_or(stadtkarte_core::crs::CRS84);
     let not_found =
         || Problem::not_found(format!("Collection {id:?} has no feature {feature_id:?}."));
     let mut sql = Sql::default();

@@ -8,16 +8,12 @@
 //! or imports.
 
 mod api;
-pub mod cql2;
-pub mod crs;
 mod features;
 mod html;
 mod openapi;
 mod paging;
 mod params;
 pub mod plans;
-mod query;
-mod schema;
 
 use axum::Router;
 use axum::routing::get;
@@ -25,8 +21,9 @@ use stadtkarte_core::AppState;
 
 pub use api::CONFORMANCE;
 
-/// The routes of this crate.
-pub fn router(state: AppState) -> Router {
+/// The routes of this crate. `more_conformance` adds the classes of the other OGC API crates
+/// (tiles) to `/conformance`.
+pub fn router(state: AppState, more_conformance: &'static [&'static str]) -> Router {
     Router::new()
         .route("/", get(api::landing))
         .route("/conformance", get(api::conformance))
@@ -39,6 +36,7 @@ pub fn router(state: AppState) -> Router {
             get(features::items).post(features::items_post),
         )
         .route("/collections/{id}/items/{feature}", get(features::item))
+        .layer(axum::Extension(api::MoreConformance(more_conformance)))
         .with_state(state.clone())
         .merge(plans::router(state))
 }

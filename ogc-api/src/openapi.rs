@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use stadtkarte_core::Config;
 use stadtkarte_core::problem::escape_html;
 
-use crate::crs;
 use crate::html;
-use crate::schema::{CollectionSchema, PropType};
+use stadtkarte_core::crs;
+use stadtkarte_core::schema::{CollectionSchema, PropType};
 
 fn f_param(values: &[&str]) -> Value {
     json!({"name": "f", "in": "query", "required": false, "style": "form", "explode": false,

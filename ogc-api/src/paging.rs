@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use stadtkarte_core::Problem;
 
 use crate::params::SortKey;
-use crate::query::{Sql, Value as Param};
-use crate::schema::PropType;
+use stadtkarte_core::query::{Sql, Value as Param};
+use stadtkarte_core::schema::PropType;
 
 /// Which side of the key the page lies on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

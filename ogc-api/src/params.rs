@@ -3,9 +3,9 @@
 
 use stadtkarte_core::Problem;
 
-use crate::cql2::{self, Expr};
-use crate::crs::{CRS84, Crs};
-use crate::schema::{CollectionSchema, GEOMETRY, PropType};
+use stadtkarte_core::cql2::{self, Expr};
+use stadtkarte_core::crs::{CRS84, Crs};
+use stadtkarte_core::schema::{CollectionSchema, GEOMETRY, PropType};
 
 /// Parameters that are not queryables.
 pub const STANDARD: &[&str] = &[

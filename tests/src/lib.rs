@@ -8,6 +8,8 @@
 // This crate is test code: a harness that cannot set up must fail the test loudly.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod mvt;
+
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,61 @@
-//! Tiles: Mapbox vector tiles built by PostGIS from catalog collections, imagery tiles copied
-//! byte for byte from aligned pyramids, the byte-weighted single-flight tile cache, TileJSON,
-//! OGC API Tiles metadata and WMTS capabilities.
+//! Tiles: Mapbox vector tiles built by PostGIS from catalog collections (XYZ for MapLibre and
+//! OGC API Tiles in `WebMercatorQuad` and the AdV EPSG:25832 grid), TileJSON 3.0, a byte-weighted
+//! single-flight cache of compressed tiles, and live eviction of changed tiles through
+//! `LISTEN/NOTIFY`.
 //!
-//! Not filled yet: the foundation only reserves this crate. It will never decode or re-encode
-//! an imagery tile on the request path, and it does not need GDAL.
+//! To come: imagery tiles copied byte for byte from aligned pyramids, and WMTS. This crate never
+//! decodes or re-encodes an imagery tile on the request path, and it does not need GDAL.
+
+mod cache;
+mod handlers;
+mod live;
+mod render;
+pub mod tms;
+
+use axum::Router;
+use axum::routing::get;
+use stadtkarte_core::AppState;
+
+pub use cache::TileCache;
+use handlers::TileState;
+
+/// The OGC API Tiles and TMS conformance classes this crate implements.
+pub const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
+];
+
+/// The routes; starts the listener that evicts changed tiles.
+pub fn router(state: AppState) -> Router {
+    let cache = TileCache::new(state.config.tiles.cache_bytes);
+    tokio::spawn(live::listen(
+        state.config.database.url.clone(),
+        cache.clone(),
+    ));
+    let tile_state = TileState { app: state, cache };
+    Router::new()
+        .route("/tileMatrixSets", get(handlers::tile_matrix_sets))
+        .route("/tileMatrixSets/{id}", get(handlers::tile_matrix_set))
+        .route("/tiles", get(handlers::dataset_tilesets))
+        .route("/tiles/{a}", get(handlers::tiles_meta))
+        .route("/tiles/{a}/{b}/{c}/{d}", get(handlers::tiles))
+        .route(
+            "/collections/{id}/tiles",
+            get(handlers::collection_tilesets),
+        )
+        .route(
+            "/collections/{id}/tiles/{tms}",
+            get(handlers::collection_tileset),
+        )
+        .route(
+            "/collections/{id}/tiles/{tms}/{z}/{row}/{col}",
+            get(handlers::collection_tile),
+        )
+        .with_state(tile_state)
+}

@@ -5,35 +5,7 @@
 /// A point in EPSG:25832 metres (easting, northing).
 pub type Xy = (f64, f64);
 
-/// Projects longitude/latitude (ETRS89, degrees) into UTM zone 32N (EPSG:25832), using the
-/// Krüger series; accurate to well below a millimetre near Koblenz.
-#[must_use]
-#[allow(clippy::many_single_char_names)] // the names of the published formulas
-pub fn utm32(lon: f64, lat: f64) -> Xy {
-    const A: f64 = 6_378_137.0;
-    const F: f64 = 1.0 / 298.257_222_101;
-    const K0: f64 = 0.9996;
-    let n = F / (2.0 - F);
-    let big_a = A / (1.0 + n) * (1.0 + n * n / 4.0 + n.powi(4) / 64.0);
-    let alpha = [
-        n / 2.0 - 2.0 * n * n / 3.0 + 5.0 * n.powi(3) / 16.0,
-        13.0 * n * n / 48.0 - 3.0 * n.powi(3) / 5.0,
-        61.0 * n.powi(3) / 240.0,
-    ];
-    let phi = lat.to_radians();
-    let dlambda = (lon - 9.0).to_radians();
-    let c = 2.0 * n.sqrt() / (1.0 + n);
-    let t = (phi.sin().atanh() - c * (c * phi.sin()).atanh()).sinh();
-    let xi = t.atan2(dlambda.cos());
-    let eta = (dlambda.sin() / (1.0 + t * t).sqrt()).atanh();
-    let (mut e, mut nn) = (eta, xi);
-    for (j, a) in alpha.iter().enumerate() {
-        let k = 2.0 * f64::from(u8::try_from(j + 1).unwrap_or(1));
-        e += a * (k * xi).cos() * (k * eta).sinh();
-        nn += a * (k * xi).sin() * (k * eta).cosh();
-    }
-    (500_000.0 + K0 * big_a * e, K0 * big_a * nn)
-}
+pub use stadtkarte_core::crs::utm32;
 
 /// `SplitMix64`: small, fast and the same on every platform and crate version, so a seed
 /// always yields the same city.

@@ -22,3 +22,4 @@ mod import_vector;
 mod import_xplan;
 mod migrations;
 mod ogc_features;
+mod tiles;

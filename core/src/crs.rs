@@ -1,7 +1,7 @@
 //! The coordinate reference systems the API speaks (OGC API Features Part 2): their URIs,
 //! EPSG codes, axis order and how many decimals coordinates get.
 
-use stadtkarte_core::Problem;
+use crate::problem::Problem;
 
 /// One supported CRS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +94,57 @@ impl Crs {
             transformed
         }
     }
+}
+
+/// Projects longitude/latitude (ETRS89, degrees) into UTM zone 32N (EPSG:25832), using the
+/// Krüger series; accurate to well below a millimetre near Koblenz.
+#[must_use]
+#[allow(clippy::many_single_char_names)] // the names of the published formulas
+pub fn utm32(lon: f64, lat: f64) -> (f64, f64) {
+    const A: f64 = 6_378_137.0;
+    const F: f64 = 1.0 / 298.257_222_101;
+    const K0: f64 = 0.9996;
+    let n = F / (2.0 - F);
+    let big_a = A / (1.0 + n) * (1.0 + n * n / 4.0 + n.powi(4) / 64.0);
+    let alpha = [
+        n / 2.0 - 2.0 * n * n / 3.0 + 5.0 * n.powi(3) / 16.0,
+        13.0 * n * n / 48.0 - 3.0 * n.powi(3) / 5.0,
+        61.0 * n.powi(3) / 240.0,
+    ];
+    let phi = lat.to_radians();
+    let dlambda = (lon - 9.0).to_radians();
+    let c = 2.0 * n.sqrt() / (1.0 + n);
+    let t = (phi.sin().atanh() - c * (c * phi.sin()).atanh()).sinh();
+    let xi = t.atan2(dlambda.cos());
+    let eta = (dlambda.sin() / (1.0 + t * t).sqrt()).atanh();
+    let (mut e, mut nn) = (eta, xi);
+    for (j, a) in alpha.iter().enumerate() {
+        let k = 2.0 * f64::from(u8::try_from(j + 1).unwrap_or(1));
+        e += a * (k * xi).cos() * (k * eta).sinh();
+        nn += a * (k * xi).sin() * (k * eta).cosh();
+    }
+    (500_000.0 + K0 * big_a * e, K0 * big_a * nn)
+}
+
+/// Web Mercator (EPSG:3857) of longitude/latitude in degrees.
+#[must_use]
+pub fn mercator(lon: f64, lat: f64) -> (f64, f64) {
+    const R: f64 = 6_378_137.0;
+    let lat = lat.clamp(-85.051_128_78, 85.051_128_78).to_radians();
+    (
+        R * lon.to_radians(),
+        R * (std::f64::consts::FRAC_PI_4 + lat / 2.0).tan().ln(),
+    )
+}
+
+/// Longitude/latitude in degrees of a Web Mercator position.
+#[must_use]
+pub fn inverse_mercator(x: f64, y: f64) -> (f64, f64) {
+    const R: f64 = 6_378_137.0;
+    (
+        (x / R).to_degrees(),
+        (2.0 * (y / R).exp().atan() - std::f64::consts::FRAC_PI_2).to_degrees(),
+    )
 }
 
 /// The CRS URIs of a collection: every supported one (CRS84 first).

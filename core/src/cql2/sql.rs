@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::ast::{Cmp, Expr, Instant, Scalar, SpatialArg, SpatialOp, TemporalArg, TemporalOp};
 use super::wkt::Geometry;
-use crate::crs::Crs;
+use crate::crs::{Crs, mercator};
 use crate::query::{Sql, Value};
 use crate::schema::{CollectionSchema, PropType};
 
@@ -337,15 +337,6 @@ impl Translator<'_> {
         out.push(')');
         Ok(out)
     }
-}
-
-fn mercator(lon: f64, lat: f64) -> (f64, f64) {
-    const R: f64 = 6_378_137.0;
-    let lat = lat.clamp(-85.05, 85.05).to_radians();
-    (
-        R * lon.to_radians(),
-        R * (std::f64::consts::FRAC_PI_4 + lat / 2.0).tan().ln(),
-    )
 }
 
 fn describe(s: &Scalar) -> String {

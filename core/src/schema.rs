@@ -2,9 +2,9 @@
 //! types. Queryables, sortables, property filters, CQL2 and the output all work from this, so
 //! a name from a request is only ever used after it was found here.
 
-use stadtkarte_core::catalog::{self, Collection, quote_ident};
-use stadtkarte_core::db::DbError;
-use stadtkarte_core::tokio_postgres::GenericClient;
+use crate::catalog::{self, Collection, quote_ident};
+use crate::db::DbError;
+use tokio_postgres::GenericClient;
 
 /// The JSON Schema type of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use std::error::Error;
 
 use bytes::BytesMut;
-use stadtkarte_core::tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 /// A bind parameter.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,66 @@
+//! Live tiles: a dedicated connection LISTENs to `stadtkarte_tiles`, where the triggers of every
+//! collection table (and every import) announce what changed; the affected tiles are evicted.
+//! After a (re)connect the whole cache is cleared, since notifications may have been missed.
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use serde_json::Value;
+use stadtkarte_core::tokio_postgres::{self, AsyncMessage, NoTls};
+
+use crate::cache::TileCache;
+
+/// Runs forever: listens and evicts.
+pub async fn listen(url: String, cache: TileCache) {
+    loop {
+        match tokio_postgres::connect(&url, NoTls).await {
+            Ok((client, mut connection)) => {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let driver = tokio::spawn(async move {
+                    let mut messages =
+                        futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                    while let Some(message) = messages.next().await {
+                        match message {
+                            Ok(AsyncMessage::Notification(n)) => {
+                                let _ = tx.send(n.payload().to_owned());
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "tile change listener lost its connection");
+                                break;
+                            }
+                        }
+                    }
+                });
+                if client
+                    .batch_execute("LISTEN stadtkarte_tiles")
+                    .await
+                    .is_ok()
+                {
+                    cache.clear();
+                    while let Some(payload) = rx.recv().await {
+                        apply(&cache, &payload);
+                    }
+                }
+                driver.abort();
+            }
+            Err(e) => tracing::debug!(error = %e, "tile change listener cannot connect yet"),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+fn apply(cache: &TileCache, payload: &str) {
+    let Ok(v) = serde_json::from_str::<Value>(payload) else {
+        return;
+    };
+    let Some(collection) = v.get("collection").and_then(Value::as_str) else {
+        return;
+    };
+    let bbox = v.get("bbox").and_then(Value::as_array).and_then(|b| {
+        let n: Vec<f64> = b.iter().filter_map(Value::as_f64).collect();
+        <[f64; 4]>::try_from(n).ok()
+    });
+    tracing::debug!(collection, ?bbox, "evicting changed tiles");
+    cache.invalidate(collection, bbox);
+}
