@@ -33,7 +33,12 @@ pub struct TileState {
     pub app: AppState,
     /// The tile cache.
     pub cache: TileCache,
+    /// Collections and their columns, briefly cached; evicted when a collection changes.
+    pub schemas: SchemaCache,
 }
+
+/// Collections by id.
+pub type SchemaCache = moka::sync::Cache<String, Arc<CollectionSchema>>;
 
 fn json(value: &Value) -> Response {
     (
@@ -50,19 +55,30 @@ fn parse_number(text: &str, what: &str) -> Result<u32, Problem> {
         .map_err(|_| Problem::bad_request(format!("{what} {text:?} is not a whole number")))
 }
 
-async fn load_layers(state: &TileState, ids: &str) -> Result<Vec<CollectionSchema>, Problem> {
-    let client = state.app.pool.get().await.map_err(DbError::from)?;
-    let mut layers: Vec<CollectionSchema> = Vec::new();
+/// The collections of a layer list, from the schema cache (a cached tile then needs no
+/// database round trip at all) or the database.
+async fn load_layers(state: &TileState, ids: &str) -> Result<Vec<Arc<CollectionSchema>>, Problem> {
+    let mut layers: Vec<Arc<CollectionSchema>> = Vec::new();
     for id in ids.split(',').map(str::trim) {
         if layers.iter().any(|l| l.collection.id == id) {
             return Err(Problem::bad_request(format!(
                 "collection {id:?} is named twice"
             )));
         }
-        let schema = schema::load(&**client, id)
-            .await?
-            .filter(|s| s.collection.publish_tiles)
-            .ok_or_else(|| Problem::not_found(format!("There is no tiled collection {id:?}.")))?;
+        let schema = if let Some(s) = state.schemas.get(id) {
+            s
+        } else {
+            let client = state.app.pool.get().await.map_err(DbError::from)?;
+            let loaded = schema::load(&**client, id)
+                .await?
+                .filter(|s| s.collection.publish_tiles)
+                .ok_or_else(|| {
+                    Problem::not_found(format!("There is no tiled collection {id:?}."))
+                })?;
+            let loaded = Arc::new(loaded);
+            state.schemas.insert(id.to_owned(), loaded.clone());
+            loaded
+        };
         layers.push(schema);
     }
     Ok(layers)
@@ -120,6 +136,7 @@ async fn serve_tile(
     let layers = load_layers(state, ids).await?;
     let in_range: Vec<&CollectionSchema> = layers
         .iter()
+        .map(|l| &**l)
         .filter(|l| i16::from(z) >= l.collection.min_zoom && i16::from(z) <= l.collection.max_zoom)
         .collect();
     if in_range.is_empty() {
@@ -450,7 +467,7 @@ fn tileset_list(base: &str, href: &str) -> Value {
     json!({"tilesets": sets, "links": [{"rel": "self", "type": "application/json", "href": href}]})
 }
 
-fn union_extent(layers: &[CollectionSchema]) -> Option<[f64; 4]> {
+fn union_extent(layers: &[Arc<CollectionSchema>]) -> Option<[f64; 4]> {
     layers
         .iter()
         .filter_map(|l| l.collection.extent_crs84)
@@ -479,7 +496,7 @@ fn tileset(
     href: &str,
     title: &str,
     tms: TileMatrixSet,
-    layers: &[CollectionSchema],
+    layers: &[Arc<CollectionSchema>],
 ) -> Value {
     let min = layers
         .iter()
@@ -523,7 +540,7 @@ fn tileset(
     })
 }
 
-fn tilejson(base: &str, ids: &str, layers: &[CollectionSchema]) -> Value {
+fn tilejson(base: &str, ids: &str, layers: &[Arc<CollectionSchema>]) -> Value {
     let bounds = union_extent(layers).unwrap_or([-180.0, -85.0, 180.0, 85.0]);
     let minzoom = layers
         .iter()

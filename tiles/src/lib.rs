@@ -34,11 +34,20 @@ pub const CONFORMANCE: &[&str] = &[
 /// The routes; starts the listener that evicts changed tiles.
 pub fn router(state: AppState) -> Router {
     let cache = TileCache::new(state.config.tiles.cache_bytes);
+    let schemas = handlers::SchemaCache::builder()
+        .max_capacity(1_000)
+        .time_to_live(std::time::Duration::from_secs(10))
+        .build();
     tokio::spawn(live::listen(
         state.config.database.url.clone(),
         cache.clone(),
+        schemas.clone(),
     ));
-    let tile_state = TileState { app: state, cache };
+    let tile_state = TileState {
+        app: state,
+        cache,
+        schemas,
+    };
     Router::new()
         .route("/tileMatrixSets", get(handlers::tile_matrix_sets))
         .route("/tileMatrixSets/{id}", get(handlers::tile_matrix_set))

@@ -9,9 +9,10 @@ use serde_json::Value;
 use stadtkarte_core::tokio_postgres::{self, AsyncMessage, NoTls};
 
 use crate::cache::TileCache;
+use crate::handlers::SchemaCache;
 
 /// Runs forever: listens and evicts.
-pub async fn listen(url: String, cache: TileCache) {
+pub async fn listen(url: String, cache: TileCache, schemas: SchemaCache) {
     loop {
         match tokio_postgres::connect(&url, NoTls).await {
             Ok((client, mut connection)) => {
@@ -38,8 +39,9 @@ pub async fn listen(url: String, cache: TileCache) {
                     .is_ok()
                 {
                     cache.clear();
+                    schemas.invalidate_all();
                     while let Some(payload) = rx.recv().await {
-                        apply(&cache, &payload);
+                        apply(&cache, &schemas, &payload);
                     }
                 }
                 driver.abort();
@@ -50,7 +52,7 @@ pub async fn listen(url: String, cache: TileCache) {
     }
 }
 
-fn apply(cache: &TileCache, payload: &str) {
+fn apply(cache: &TileCache, schemas: &SchemaCache, payload: &str) {
     let Ok(v) = serde_json::from_str::<Value>(payload) else {
         return;
     };
@@ -62,5 +64,9 @@ fn apply(cache: &TileCache, payload: &str) {
         <[f64; 4]>::try_from(n).ok()
     });
     tracing::debug!(collection, ?bbox, "evicting changed tiles");
+    if bbox.is_none() {
+        // The whole collection changed (an import): its columns and extent may have too.
+        schemas.invalidate(collection);
+    }
     cache.invalidate(collection, bbox);
 }
