@@ -16,7 +16,7 @@ PGHOME=$ROOT/.local/pg
 PACKAGES=(
   postgresql-15 postgresql-15-postgis-3 postgresql-client-15
   gdal-bin libgdal-dev libproj-dev proj-bin pkg-config
-  wrk
+  wrk chromium
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -110,6 +110,17 @@ python_clients() {
   fi
 }
 
+# Browser clients for the tests (MapLibre GL JS, playwright-core) from npm, by the lockfile.
+browser_clients() {
+  local dir=$ROOT/tests/browser
+  command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 (Debian: nodejs npm)" >&2; exit 1; }
+  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed" 2>/dev/null; then
+    say "Installing the browser test clients (tests/browser, npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
+  fi
+}
+
 stop_cluster() {
   if [ -f "$PGHOME/data/PG_VERSION" ]; then
     pg "$PGBIN/pg_ctl" -D "$PGHOME/data" -m fast stop || true
@@ -121,6 +132,7 @@ case "${1:-start}" in
     install_packages
     start_cluster
     python_clients
+    browser_clients
     echo "postgresql://stadtkarte@127.0.0.1:$PORT/stadtkarte"
     ;;
   install) install_packages ;;

@@ -2,8 +2,9 @@
 //! request logging, metrics, problem pages for browsers and the 404 fallback.
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderName, Request, header};
+use axum::http::{HeaderMap, HeaderName, Method, Request, header};
 use axum::middleware;
+use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -33,6 +34,19 @@ pub fn base_url(config: &Config, headers: &HeaderMap) -> String {
 /// Header carrying the request id (taken from the client when given, else generated).
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Open data is for every web page: any origin may read (CORS).
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers([
+            header::ETAG,
+            header::LINK,
+            HeaderName::from_static("content-crs"),
+        ])
+}
+
 /// Wraps the composed router of all crates.
 pub fn finish(router: Router) -> Router {
     // Install the metrics recorder before the first request is counted.
@@ -52,6 +66,7 @@ pub fn finish(router: Router) -> Router {
                 tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
             }),
         )
+        .layer(cors())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

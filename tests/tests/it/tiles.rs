@@ -540,3 +540,44 @@ async fn cql2_filters_on_tiles() {
     let tj: Value = get(&app, "/tiles/gebaeude", &[]).await.json();
     assert!(tj["vector_layers"][0]["fields"].get("funktion").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maplibre_in_chromium_renders_the_demo_buildings() {
+    let (app, _) = demo_app(|_| {}).await;
+    let port = stadtkarte_tests::serve(app).await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser/maplibre.mjs");
+    assert!(
+        script.with_file_name("node_modules").is_dir(),
+        "tests/browser/node_modules is missing: scripts/env.sh (make test) runs npm ci there"
+    );
+    let out = tokio::process::Command::new("node")
+        .arg(&script)
+        .args([
+            &format!("http://127.0.0.1:{port}/tiles/gebaeude"),
+            "gebaeude",
+            "7.5975",
+            "50.3605",
+            "16",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(result["errors"], serde_json::json!([]), "{result}");
+    assert!(
+        result["coloured"].as_u64().unwrap() > 5_000,
+        "the canvas shows buildings: {result}"
+    );
+    assert!(result["features"].as_u64().unwrap() > 10, "{result}");
+    assert!(result["properties"]["funktion"].is_string(), "{result}");
+    assert!(
+        result["ids"][0].as_u64().is_some(),
+        "feature ids reach the browser: {result}"
+    );
+}
