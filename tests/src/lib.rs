@@ -418,6 +418,17 @@ pub fn stadtkarte_bin() -> PathBuf {
     bin
 }
 
+/// A child process that is killed when the test ends, also when it fails.
+#[derive(Debug)]
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The Python of the test virtualenv (`scripts/env.sh` creates it with the client packages).
 #[must_use]
 pub fn python() -> PathBuf {
@@ -456,8 +467,9 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).ok()?;
+    let response = String::from_utf8_lossy(&bytes).into_owned();
     let status = response.split(' ').nth(1)?.parse().ok()?;
     let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
     Some((status, body))

@@ -108,7 +108,7 @@ fn serve_waits_for_the_database_and_stops_on_sigterm() {
     let db_port = free_port();
     let http_port = free_port();
     let log = tempfile::NamedTempFile::new().unwrap();
-    let mut server = Command::new(stadtkarte_bin())
+    let server = Command::new(stadtkarte_bin())
         .arg("serve")
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -128,6 +128,7 @@ fn serve_waits_for_the_database_and_stops_on_sigterm() {
         .stderr(log.reopen().unwrap())
         .spawn()
         .unwrap();
+    let mut server = stadtkarte_tests::KillOnDrop(server);
 
     // Up without a database: alive, not ready, and saying why in the log.
     wait_for("/health", Duration::from_secs(20), || {
@@ -176,13 +177,13 @@ fn serve_waits_for_the_database_and_stops_on_sigterm() {
 
     // SIGTERM: a clean exit.
     let kill = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
     let start = Instant::now();
     let status = loop {
-        if let Some(status) = server.try_wait().unwrap() {
+        if let Some(status) = server.0.try_wait().unwrap() {
             break status;
         }
         assert!(

@@ -581,3 +581,49 @@ async fn maplibre_in_chromium_renders_the_demo_buildings() {
         "feature ids reach the browser: {result}"
     );
 }
+
+#[test]
+fn a_tile_over_the_byte_budget_is_reported_in_the_log() {
+    let url = demo_database();
+    let port = stadtkarte_tests::free_port();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let server = std::process::Command::new(stadtkarte_tests::stadtkarte_bin())
+        .arg("serve")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("STADTKARTE_DATABASE__URL", url)
+        .env("STADTKARTE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("STADTKARTE_TILES__MAX_TILE_BYTES", "1000")
+        .env("STADTKARTE_LOG__FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let server = stadtkarte_tests::KillOnDrop(server);
+    let (x, y) = tile_of(7.5975, 50.3605, 15);
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some((status, _)) =
+            stadtkarte_tests::http_get(port, &format!("/tiles/gebaeude/15/{x}/{y}"))
+            && status != 503
+        {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "server did not come up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    drop(server);
+    assert_eq!(status, 200, "the tile is still served");
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let warning = text
+        .lines()
+        .find(|l| l.contains("byte budget"))
+        .unwrap_or_else(|| panic!("no warning in: {text}"));
+    let v: Value = serde_json::from_str(warning).unwrap();
+    assert_eq!(v["level"], "WARN");
+    assert_eq!(v["layers"], "gebaeude");
+    assert!(v["bytes"].as_u64().unwrap() > 1000);
+}
