@@ -9,7 +9,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/stadtkarte/target
 export CARGO_BUILD_JOBS ?= 2
 PG_PORT ?= 5439
-export STADTKARTE_PG_PORT := $(PG_PORT)
+export PG_PORT
 DB_URL := postgresql://stadtkarte@127.0.0.1:$(PG_PORT)/stadtkarte
 SCALE ?= 1
 BIN := $(CARGO_TARGET_DIR)/release/stadtkarte

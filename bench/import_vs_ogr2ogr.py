@@ -13,7 +13,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/stadtkarte/target"))
 CACHE = os.path.expanduser("~/.cache/stadtkarte/bench")
-PORT = os.environ.get("STADTKARTE_PG_PORT", "5439")
+PORT = os.environ.get("PG_PORT", "5439")
 URL = f"postgresql://stadtkarte@127.0.0.1:{PORT}/stadtkarte"
 PG = f"PG:host=127.0.0.1 port={PORT} user=stadtkarte dbname=stadtkarte"
 ROUNDS = int(os.environ.get("ROUNDS", "3"))

@@ -24,7 +24,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/stadtkarte/target"))
 BIN = os.path.expanduser("~/.cache/stadtkarte/bench-bin")
-PORT = os.environ.get("STADTKARTE_PG_PORT", "5439")
+PORT = os.environ.get("PG_PORT", "5439")
 URL = f"postgresql://stadtkarte@127.0.0.1:{PORT}/stadtkarte"
 DURATION = os.environ.get("DURATION", "10")
 OURS, MARTIN = 8181, 8183

@@ -6,11 +6,11 @@
 #   scripts/env.sh            install + start the private cluster, print its URL
 #   scripts/env.sh stop       stop the private cluster
 #
-# Environment: STADTKARTE_PG_PORT (default 5439).
+# Environment: PG_PORT (default 5439).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PORT=${STADTKARTE_PG_PORT:-5439}
+PORT=${PG_PORT:-5439}
 PGBIN=/usr/lib/postgresql/15/bin
 PGHOME=$ROOT/.local/pg
 PACKAGES=(

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub const ENV_PREFIX: &str = "STADTKARTE_";
 
 /// Environment variables with the prefix that are not configuration keys.
-const ENV_NOT_KEYS: &[&str] = &["config"];
+const ENV_NOT_KEYS: &[&str] = &["config", "bin"];
 
 /// The validated configuration of one `stadtkarte` process.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -28,7 +28,7 @@ pub fn page(title: &str, breadcrumbs: &[(&str, &str)], body: &str) -> String {
 const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:64rem;margin:1rem auto;padding:0 1rem;color:#1a1a1a}\
 a{color:#0b4f8a}a:focus{outline:3px solid #e07b00}nav{font-size:.9rem;margin-bottom:1rem}\
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:left;vertical-align:top}\
-th{background:#eef2f6}code{background:#f3f3f3;padding:0 .2rem}svg{border:1px solid #bbb;background:#f7f9f4;max-width:100%;height:auto}\
+th{background:#eef2f6}code{background:#f3f3f3;padding:0 .2rem}svg{border:1px solid #bbb;background:#f7f9f4;max-width:100%;max-height:60vh;width:auto;height:auto}\
 .links li{margin:.2rem 0}";
 
 /// A list of links as (label, href, media type).
