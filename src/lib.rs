@@ -60,7 +60,14 @@ enum ImportCommand {
 struct XplanArgs {
     /// The .gml file or XPlanArchiv .zip.
     file: PathBuf,
-    /// Licence of the plans (default: city.license).
+    #[command(flatten)]
+    provenance: Provenance,
+}
+
+/// Licence, attribution and author of an import.
+#[derive(Debug, clap::Args)]
+struct Provenance {
+    /// Licence of the data (default: city.license).
     #[arg(long)]
     license: Option<String>,
     /// Attribution text (default: city.attribution).
@@ -69,6 +76,18 @@ struct XplanArgs {
     /// Who imports, for the audit log (default: $USER).
     #[arg(long, env = "USER", default_value = "unbekannt")]
     actor: String,
+}
+
+impl Provenance {
+    /// (licence, attribution, actor) with the city's defaults filled in.
+    fn resolve(self, config: &Config) -> (String, String, String) {
+        (
+            self.license.unwrap_or_else(|| config.city.license.clone()),
+            self.attribution
+                .unwrap_or_else(|| config.city.attribution.clone()),
+            self.actor,
+        )
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,15 +124,8 @@ struct VectorArgs {
     /// CSV: column with WKT geometry.
     #[arg(long)]
     wkt_column: Option<String>,
-    /// Licence of the data (default: city.license).
-    #[arg(long)]
-    license: Option<String>,
-    /// Attribution text (default: city.attribution).
-    #[arg(long)]
-    attribution: Option<String>,
-    /// Who imports, for the audit log (default: $USER).
-    #[arg(long, env = "USER", default_value = "unbekannt")]
-    actor: String,
+    #[command(flatten)]
+    provenance: Provenance,
 }
 
 /// Parses the arguments and runs the command. Argument errors print clap's help and exit.
@@ -281,6 +293,7 @@ async fn load_demo(config: &Config, options: DemoOptions) -> anyhow::Result<()> 
 
 async fn import_vector(config: &Config, args: VectorArgs) -> anyhow::Result<()> {
     let mut client = connect_and_migrate(config).await?;
+    let (license, attribution, actor) = args.provenance.resolve(config);
     let job = VectorImport {
         file: args.file,
         collection: args.collection,
@@ -293,11 +306,9 @@ async fn import_vector(config: &Config, args: VectorArgs) -> anyhow::Result<()> 
         x_column: args.x_column,
         y_column: args.y_column,
         wkt_column: args.wkt_column,
-        license: args.license.unwrap_or_else(|| config.city.license.clone()),
-        attribution: args
-            .attribution
-            .unwrap_or_else(|| config.city.attribution.clone()),
-        actor: args.actor,
+        license,
+        attribution,
+        actor,
         storage_srid: config.city.storage_srid,
     };
     let s = vector::import(&mut client, &job).await?;
@@ -334,13 +345,12 @@ async fn import_vector(config: &Config, args: VectorArgs) -> anyhow::Result<()> 
 
 async fn import_xplan(config: &Config, args: XplanArgs) -> anyhow::Result<()> {
     let mut client = connect_and_migrate(config).await?;
+    let (license, attribution, actor) = args.provenance.resolve(config);
     let job = XplanImport {
         file: args.file,
-        license: args.license.unwrap_or_else(|| config.city.license.clone()),
-        attribution: args
-            .attribution
-            .unwrap_or_else(|| config.city.attribution.clone()),
-        actor: args.actor,
+        license,
+        attribution,
+        actor,
         storage_srid: config.city.storage_srid,
     };
     let s = xplan::import(&mut client, &job).await?;
