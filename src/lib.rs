@@ -14,6 +14,7 @@ use stadtkarte_core::{AppState, Config, http, migrate, ops};
 use stadtkarte_importers::demo::{self, DemoOptions};
 use stadtkarte_importers::vector::{self, VectorImport};
 use stadtkarte_importers::xplan::{self, XplanImport};
+use stadtkarte_opendata::registry::{self, DatasetInput};
 
 /// Stadtkarte — Web-GIS und Open-Data-Plattform / Web-GIS and open-data platform.
 #[derive(Debug, Parser)]
@@ -36,6 +37,9 @@ enum Command {
     /// Import data into the platform.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Manage the open-data datasets (what the open-data portal lists).
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
     /// Generate the demo city of Koblenz and load it (replaces a previous demo city).
     Demo {
         /// Multiply the number of buildings (1 = about 50,000), for benchmarks.
@@ -45,6 +49,117 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DatasetCommand {
+    /// List the datasets.
+    List,
+    /// Add a dataset.
+    Add {
+        /// Dataset id (lower-case letters, digits, _ and -).
+        id: String,
+        #[command(flatten)]
+        fields: DatasetFields,
+    },
+    /// Change the given fields of a dataset.
+    Update {
+        /// Dataset id.
+        id: String,
+        #[command(flatten)]
+        fields: DatasetFields,
+    },
+    /// Remove a dataset (its collections stay).
+    Remove {
+        /// Dataset id.
+        id: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct DatasetFields {
+    /// Title (German).
+    #[arg(long)]
+    title: Option<String>,
+    /// Title (English).
+    #[arg(long)]
+    title_en: Option<String>,
+    /// Description (German).
+    #[arg(long)]
+    description: Option<String>,
+    /// Description (English).
+    #[arg(long)]
+    description_en: Option<String>,
+    /// Collection published by the dataset (repeat; replaces the list).
+    #[arg(long = "collection")]
+    collections: Vec<String>,
+    /// Keyword (repeat; replaces the list).
+    #[arg(long = "keyword")]
+    keywords: Vec<String>,
+    /// EU data theme, e.g. TRAN, ENVI, REGI (repeat; replaces the list).
+    #[arg(long = "theme")]
+    themes: Vec<String>,
+    /// Licence: dl-by-de/2.0 (default for new datasets), dl-zero-de/2.0, cc-by/4.0, cc-zero, …
+    #[arg(long)]
+    license: Option<String>,
+    /// The exact attribution text users are to copy.
+    #[arg(long)]
+    attribution: Option<String>,
+    /// Contact e-mail (default: the configured contact e-mail).
+    #[arg(long)]
+    contact_email: Option<String>,
+    /// Update frequency (EU code): ANNUAL, MONTHLY, DAILY, IRREG, …
+    #[arg(long)]
+    frequency: Option<String>,
+    /// Temporal coverage from (YYYY-MM-DD).
+    #[arg(long)]
+    temporal_start: Option<String>,
+    /// Temporal coverage to (YYYY-MM-DD).
+    #[arg(long)]
+    temporal_end: Option<String>,
+    /// Who changes, for the audit log (default: $USER).
+    #[arg(long, env = "USER", default_value = "unbekannt")]
+    actor: String,
+}
+
+impl DatasetFields {
+    fn input(self) -> (DatasetInput, String) {
+        let list = |v: Vec<String>| (!v.is_empty()).then_some(v);
+        (
+            DatasetInput {
+                title: self.title,
+                title_en: self.title_en,
+                description: self.description,
+                description_en: self.description_en,
+                keywords: list(self.keywords),
+                themes: list(self.themes),
+                license: self.license,
+                attribution: self.attribution,
+                contact_email: self.contact_email,
+                temporal_start: self.temporal_start,
+                temporal_end: self.temporal_end,
+                accrual_periodicity: self.frequency,
+                collections: list(self.collections),
+                ..DatasetInput::default()
+            },
+            self.actor,
+        )
+    }
+}
+
+/// The municipality's defaults for new datasets.
+#[must_use]
+pub fn dataset_defaults(config: &Config) -> registry::Defaults {
+    let c = &config.city;
+    registry::Defaults {
+        publisher_name: c.attribution.clone(),
+        publisher_url: Some(c.publisher_url.clone()).filter(|u| !u.is_empty()),
+        contact_name: c.contact_name.clone(),
+        contact_email: c.contact_email.clone(),
+        contributor_id: c.contributor_id.clone(),
+        political_geocoding: c.political_geocoding.clone(),
+        political_geocoding_level: c.political_geocoding_level.clone(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,6 +263,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
             Command::Demo { scale, seed } => load_demo(&config, DemoOptions { scale, seed }).await,
             Command::Import(ImportCommand::Vector(args)) => import_vector(&config, args).await,
             Command::Import(ImportCommand::Xplan(args)) => import_xplan(&config, args).await,
+            Command::Dataset(command) => dataset(&config, command).await,
         }
     })
 }
@@ -280,8 +396,11 @@ async fn load_demo(config: &Config, options: DemoOptions) -> anyhow::Result<()> 
         options.scale, options.seed
     );
     let summary = demo::load(&mut client, options, |line| eprintln!("{line}")).await?;
+    let tx = client.transaction().await?;
+    let datasets = registry::fill_demo(&*tx, &dataset_defaults(config)).await?;
+    tx.commit().await?;
     eprintln!(
-        "Fertig in {:.1} s: {} Stadtteile, {} Straßen, {} Gebäude, {} Orte von Interesse",
+        "Fertig in {:.1} s: {} Stadtteile, {} Straßen, {} Gebäude, {} Orte von Interesse, {datasets} Datensätze",
         summary.elapsed.as_secs_f64(),
         summary.districts,
         summary.streets,
@@ -373,5 +492,48 @@ async fn import_xplan(config: &Config, args: XplanArgs) -> anyhow::Result<()> {
         eprintln!("  Verweis (nicht im Archiv): {link}");
     }
     eprintln!("  Zeit            {:>6.2} s", s.elapsed.as_secs_f64());
+    Ok(())
+}
+
+async fn dataset(config: &Config, command: DatasetCommand) -> anyhow::Result<()> {
+    let mut client = connect_and_migrate(config).await?;
+    // One transaction: a refused change leaves nothing half-written.
+    let tx = client.transaction().await?;
+    let show = |d: &registry::Dataset| {
+        eprintln!(
+            "{:<14} {}  [{}]  {} Objekte, geändert {}, {}",
+            d.id,
+            d.title,
+            d.collections.join(","),
+            d.feature_count,
+            d.modified.get(..10).unwrap_or(&d.modified),
+            registry::license_name(&d.license)
+        );
+    };
+    match command {
+        DatasetCommand::List => {
+            let all = registry::list(&*tx).await?;
+            if all.is_empty() {
+                eprintln!(
+                    "Keine Datensätze. `stadtkarte dataset add ID --title … --description … --collection …`"
+                );
+            }
+            all.iter().for_each(show);
+        }
+        DatasetCommand::Add { id, fields } => {
+            let (input, actor) = fields.input();
+            show(&registry::add(&*tx, &id, &input, &dataset_defaults(config), &actor).await?);
+        }
+        DatasetCommand::Update { id, fields } => {
+            let (input, actor) = fields.input();
+            show(&registry::update(&*tx, &id, &input, &actor).await?);
+        }
+        DatasetCommand::Remove { id } => {
+            let actor = std::env::var("USER").unwrap_or_else(|_| "unbekannt".to_owned());
+            registry::remove(&*tx, &id, &actor).await?;
+            eprintln!("Datensatz {id} entfernt; seine Sammlungen bleiben.");
+        }
+    }
+    tx.commit().await?;
     Ok(())
 }

@@ -95,6 +95,18 @@ pub struct CityConfig {
     pub license: String,
     /// Attribution given to imported data unless the import names another.
     pub attribution: String,
+    /// Publisher's web site (open-data metadata).
+    pub publisher_url: String,
+    /// Contact point of the open data (name).
+    pub contact_name: String,
+    /// Contact point of the open data (e-mail; set the real address).
+    pub contact_email: String,
+    /// DCAT-AP.de `contributorID`: the portal that delivers to GovData.
+    pub contributor_id: String,
+    /// DCAT-AP.de political geocoding of the municipality.
+    pub political_geocoding: String,
+    /// DCAT-AP.de political geocoding level.
+    pub political_geocoding_level: String,
 }
 
 impl Default for CityConfig {
@@ -104,6 +116,16 @@ impl Default for CityConfig {
             storage_srid: 25832,
             license: "Datenlizenz Deutschland – Namensnennung – Version 2.0".to_owned(),
             attribution: "Stadt Koblenz".to_owned(),
+            publisher_url: "https://www.koblenz.de".to_owned(),
+            contact_name: "Stadt Koblenz, Open Data".to_owned(),
+            contact_email: "opendata@example.org".to_owned(),
+            contributor_id:
+                "http://dcat-ap.de/def/contributors/openGovernmentDataPortalRheinlandPfalz"
+                    .to_owned(),
+            political_geocoding:
+                "http://dcat-ap.de/def/politicalGeocoding/regionalKey/071110000000".to_owned(),
+            political_geocoding_level:
+                "http://dcat-ap.de/def/politicalGeocoding/Level/municipality".to_owned(),
         }
     }
 }

@@ -39,6 +39,7 @@ pub static MIGRATIONS: &[Migration] = migrations![
     3 => "0003_unaccent.sql",
     4 => "0004_temporal_extent.sql",
     5 => "0005_tile_notifications.sql",
+    6 => "0006_datasets.sql",
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises migration runs.

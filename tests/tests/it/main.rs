@@ -15,6 +15,7 @@
 
 mod catalog;
 mod cli;
+mod datasets;
 mod demo;
 mod http;
 mod import_process;
