@@ -276,7 +276,8 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             stadtkarte_tiles::CONFORMANCE,
         ))
-        .merge(stadtkarte_tiles::router(state));
+        .merge(stadtkarte_tiles::router(state.clone()))
+        .merge(stadtkarte_opendata::router(state));
     http::finish(router)
 }
 

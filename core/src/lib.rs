@@ -20,6 +20,7 @@ pub mod problem;
 pub mod query;
 pub mod schema;
 pub mod state;
+pub mod stream;
 pub mod telemetry;
 
 pub use config::Config;

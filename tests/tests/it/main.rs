@@ -17,6 +17,7 @@ mod catalog;
 mod cli;
 mod datasets;
 mod demo;
+mod downloads;
 mod http;
 mod import_process;
 mod import_vector;

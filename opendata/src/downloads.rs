@@ -1,0 +1,185 @@
+//! Downloads of a dataset's collections: `/opendata/{dataset}/{collection}.geojson` (RFC 7946,
+//! WGS 84) and `.csv` (UTF-8 with BOM for spreadsheets, WKT geometry, lat/lon for points),
+//! streamed with bounded memory, with an `ETag` of the data version and a meaningful file name.
+//!
+//! To come: GeoPackage, zipped Shapefile, FlatGeobuf and KML (generated with GDAL and cached per
+//! data version), the bulk ZIP, imagery files.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use stadtkarte_core::catalog::quote_ident;
+use stadtkarte_core::db::DbError;
+use stadtkarte_core::schema::{self, PropType};
+use stadtkarte_core::{AppState, Problem};
+
+use crate::registry;
+
+/// Formats offered now, by file extension.
+pub const FORMATS: &[(&str, &str)] = &[
+    ("geojson", "application/geo+json"),
+    ("csv", "text/csv; charset=utf-8"),
+];
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/opendata/{dataset}/{file}", get(download))
+        .with_state(state)
+}
+
+async fn download(
+    State(state): State<AppState>,
+    Path((dataset_id, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let (collection_id, ext) = file.rsplit_once('.').ok_or_else(|| {
+        Problem::not_found(format!("{file:?} is not a download (collection.format)"))
+    })?;
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    let dataset = registry::get(&**client, &dataset_id)
+        .await
+        .map_err(Problem::internal)?
+        .ok_or_else(|| Problem::not_found(format!("There is no dataset {dataset_id:?}.")))?;
+    if !dataset.collections.iter().any(|c| c == collection_id) {
+        return Err(Problem::not_found(format!(
+            "Dataset {dataset_id:?} has no collection {collection_id:?}; it has {}.",
+            dataset.collections.join(", ")
+        )));
+    }
+    let Some((_, media)) = FORMATS.iter().find(|(e, _)| *e == ext) else {
+        let list: Vec<&str> = FORMATS.iter().map(|(e, _)| *e).collect();
+        return Err(Problem::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "Format nicht verfügbar / format not available",
+            format!("{ext:?} is not offered; available: {}", list.join(", ")),
+        ));
+    };
+    let schema = schema::load(&**client, collection_id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("There is no collection {collection_id:?}.")))?;
+    let c = &schema.collection;
+    let etag = format!(
+        "\"{}-{}-{ext}\"",
+        c.updated_at.replace([':', '.', '+'], ""),
+        schema.properties.len()
+    );
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let names: Vec<String> = schema
+        .properties
+        .iter()
+        .filter(|p| p.kind != PropType::Other)
+        .map(|p| p.name.clone())
+        .collect();
+    let geom = schema.geom();
+    let wgs84 = format!("ST_Transform({geom}, 4326)");
+    let props = names
+        .chunks(50)
+        .map(|chunk| {
+            let pairs: Vec<String> = chunk
+                .iter()
+                .map(|n| format!("'{}', {}", n.replace('\'', "''"), quote_ident(n)))
+                .collect();
+            format!("jsonb_build_object({})", pairs.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(" || ");
+    let props = if props.is_empty() {
+        "'{}'::jsonb".to_owned()
+    } else {
+        props
+    };
+    let sql = format!(
+        "SELECT json_build_object('type', 'Feature', 'id', {id}, 'geometry', ST_AsGeoJSON({wgs84}, 7)::json,
+                'properties', {props})::text,
+            ({props})::text, {id}::text, ST_AsText({wgs84}, 7),
+            CASE WHEN GeometryType({geom}) = 'POINT' THEN ST_Y({wgs84}) END,
+            CASE WHEN GeometryType({geom}) = 'POINT' THEN ST_X({wgs84}) END
+         FROM {table} ORDER BY {id}",
+        id = schema.id(),
+        table = c.table_sql(),
+    );
+    let rows = client
+        .query_raw(&sql, std::iter::empty::<&str>())
+        .await
+        .map_err(DbError::query("exporting a collection"))?;
+    let body = if ext == "geojson" {
+        let head = format!(
+            "{{\"type\":\"FeatureCollection\",\"name\":{},\"features\":[",
+            serde_json::to_string(&c.id).unwrap_or_default()
+        );
+        stadtkarte_core::stream::rows_body(
+            client,
+            rows,
+            Bytes::from(head),
+            Bytes::from_static(b"]}\n"),
+            |row, first| {
+                let text: &str = row.get(0);
+                let mut out = Vec::with_capacity(text.len() + 2);
+                if !first {
+                    out.extend_from_slice(b",\n");
+                }
+                out.extend_from_slice(text.as_bytes());
+                out
+            },
+        )
+    } else {
+        let mut head = vec![0xEF, 0xBB, 0xBF];
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut columns = vec!["id".to_owned()];
+        columns.extend(names.iter().cloned());
+        columns.extend(["wkt".to_owned(), "lat".to_owned(), "lon".to_owned()]);
+        let _ = w.write_record(&columns);
+        head.extend(w.into_inner().unwrap_or_default());
+        stadtkarte_core::stream::rows_body(
+            client,
+            rows,
+            Bytes::from(head),
+            Bytes::new(),
+            move |row, _| {
+                let props: serde_json::Value =
+                    serde_json::from_str(row.get::<_, &str>(1)).unwrap_or_default();
+                let mut record = vec![row.get::<_, Option<String>>(2).unwrap_or_default()];
+                for n in &names {
+                    record.push(match props.get(n) {
+                        None | Some(serde_json::Value::Null) => String::new(),
+                        Some(serde_json::Value::String(s)) => s.clone(),
+                        Some(v) => v.to_string(),
+                    });
+                }
+                record.push(row.get::<_, Option<String>>(3).unwrap_or_default());
+                let coord = |v: Option<f64>| v.map(|v| format!("{v:.7}")).unwrap_or_default();
+                record.push(coord(row.get(4)));
+                record.push(coord(row.get(5)));
+                let mut w = csv::Writer::from_writer(Vec::new());
+                let _ = w.write_record(&record);
+                w.into_inner().unwrap_or_default()
+            },
+        )
+    };
+    let date = c.updated_at.get(..10).unwrap_or_default();
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{dataset_id}-{collection_id}-{date}.{ext}\""
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,154 @@
+//! Downloads: GeoJSON and CSV that GDAL and Python's csv module read, with the right counts,
+//! CRS and umlauts; ETag/304; clear errors.
+
+use stadtkarte_importers::demo::{self, DemoOptions};
+use stadtkarte_opendata::registry;
+use stadtkarte_tests::{app_with, config_for, connect, fresh_database, get};
+
+async fn app() -> (axum::Router, tokio_postgres::Client) {
+    let url = fresh_database().await;
+    let mut client = connect(&url).await;
+    demo::load(&mut client, DemoOptions::default(), |_| {})
+        .await
+        .unwrap();
+    let config = config_for(&url);
+    registry::fill_demo(&client, &stadtkarte::dataset_defaults(&config))
+        .await
+        .unwrap();
+    (app_with(config).await.0, client)
+}
+
+#[tokio::test]
+async fn geojson_and_csv_open_in_real_readers() {
+    let (app, client) = app().await;
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM data.poi", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    let geojson = get(&app, "/opendata/orte/poi.geojson", &[]).await;
+    assert_eq!(geojson.status, 200);
+    assert_eq!(geojson.header("content-type"), "application/geo+json");
+    assert!(
+        geojson
+            .header("content-disposition")
+            .starts_with("attachment; filename=\"orte-poi-20")
+    );
+    let doc = geojson.json();
+    assert!(doc.get("crs").is_none(), "RFC 7946: no crs member");
+    let features = doc["features"].as_array().unwrap();
+    assert_eq!(features.len() as i64, count);
+    for f in features {
+        let c = &f["geometry"]["coordinates"];
+        let (lon, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
+        assert!(
+            (7.4..7.8).contains(&lon) && (50.2..50.5).contains(&lat),
+            "lon/lat order: {c}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("poi.geojson");
+    std::fs::write(&file, &geojson.body).unwrap();
+    let out = tokio::process::Command::new("ogrinfo")
+        .args(["-ro", "-al", "-so"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(info.contains(&format!("Feature Count: {count}")), "{info}");
+    assert!(info.contains("WGS 84"), "{info}");
+    let out = tokio::process::Command::new("ogrinfo")
+        .args([
+            "-ro",
+            "-al",
+            "-geom=NO",
+            "-where",
+            "funktion = 'Öffentliche Toilette'",
+        ])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Öffentliche Toilette"),
+        "umlauts survive"
+    );
+
+    let csv = get(&app, "/opendata/orte/poi.csv", &[]).await;
+    assert_eq!(csv.header("content-type"), "text/csv; charset=utf-8");
+    assert!(
+        csv.body.starts_with(b"\xEF\xBB\xBF"),
+        "a BOM for spreadsheets"
+    );
+    let path = dir.path().join("poi.csv");
+    std::fs::write(&path, &csv.body).unwrap();
+    let script = format!(
+        "import csv\nrows = list(csv.DictReader(open('{}', encoding='utf-8-sig', newline='')))\n\
+         assert list(rows[0].keys()) == ['id', 'name', 'funktion', 'stadtteil', 'wkt', 'lat', 'lon'], list(rows[0].keys())\n\
+         assert all(r['wkt'].startswith('POINT(7.') and 50.2 < float(r['lat']) < 50.5 for r in rows)\n\
+         assert any(r['funktion'] == 'Öffentliche Toilette' for r in rows)\n\
+         print(len(rows))\n",
+        path.display()
+    );
+    let out = tokio::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        count.to_string()
+    );
+
+    // Polygons: WKT, no lat/lon.
+    let districts = get(&app, "/opendata/stadtteile/stadtteile.csv", &[])
+        .await
+        .text();
+    assert!(districts.lines().nth(1).unwrap().contains("MULTIPOLYGON"));
+}
+
+#[tokio::test]
+async fn etag_and_errors() {
+    let (app, _) = app().await;
+    let first = get(&app, "/opendata/gewaesser/gewaesser.geojson", &[]).await;
+    let etag = first.header("etag").to_owned();
+    assert!(!etag.is_empty());
+    assert_eq!(
+        get(
+            &app,
+            "/opendata/gewaesser/gewaesser.geojson",
+            &[("if-none-match", &etag)]
+        )
+        .await
+        .status,
+        304
+    );
+    assert_eq!(
+        get(&app, "/opendata/gibtsnicht/poi.geojson", &[])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        get(&app, "/opendata/gewaesser/poi.geojson", &[])
+            .await
+            .status,
+        404,
+        "not a collection of this dataset"
+    );
+    let kml = get(&app, "/opendata/gewaesser/gewaesser.kml", &[]).await;
+    assert_eq!(kml.status, 406);
+    assert!(
+        kml.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("geojson, csv")
+    );
+}
