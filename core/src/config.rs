@@ -37,6 +37,17 @@ pub struct Config {
     pub features: FeaturesConfig,
     /// Vector tiles.
     pub tiles: TilesConfig,
+    /// Open data.
+    pub opendata: OpendataConfig,
+}
+
+/// `[opendata]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpendataConfig {
+    /// Folder for generated download files (GeoPackage, Shapefile, …), kept per data version.
+    /// Empty: a folder in the system's temporary directory.
+    pub cache_dir: String,
 }
 
 /// `[tiles]`

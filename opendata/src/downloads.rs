@@ -1,9 +1,10 @@
 //! Downloads of a dataset's collections: `/opendata/{dataset}/{collection}.geojson` (RFC 7946,
 //! WGS 84) and `.csv` (UTF-8 with BOM for spreadsheets, WKT geometry, lat/lon for points),
-//! streamed with bounded memory, with an `ETag` of the data version and a meaningful file name.
+//! streamed with bounded memory; `.gpkg`, `.shp.zip`, `.fgb`, `.kml` as files made by GDAL once
+//! per data version ([`crate::export`]). Every download has an `ETag` of the data version and a
+//! meaningful file name.
 //!
-//! To come: GeoPackage, zipped Shapefile, FlatGeobuf and KML (generated with GDAL and cached per
-//! data version), the bulk ZIP, imagery files.
+//! To come: the bulk ZIP of all datasets, imagery files, sizes shown before download.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,7 +17,7 @@ use stadtkarte_core::db::DbError;
 use stadtkarte_core::schema::{self, PropType};
 use stadtkarte_core::{AppState, Problem};
 
-use crate::registry;
+use crate::{export, registry};
 
 /// Formats offered now, by file extension.
 pub const FORMATS: &[(&str, &str)] = &[
@@ -36,7 +37,7 @@ async fn download(
     Path((dataset_id, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let (collection_id, ext) = file.rsplit_once('.').ok_or_else(|| {
+    let (collection_id, ext) = file.split_once('.').ok_or_else(|| {
         Problem::not_found(format!("{file:?} is not a download (collection.format)"))
     })?;
     let client = state.pool.get().await.map_err(DbError::from)?;
@@ -50,8 +51,26 @@ async fn download(
             dataset.collections.join(", ")
         )));
     }
+    let schema_client = &**client;
+    if let Some(format) = export::FILE_FORMATS
+        .iter()
+        .find(|f| file.ends_with(&format!(".{}", f.ext)))
+    {
+        let collection_id = file.trim_end_matches(&format!(".{}", format.ext));
+        let schema = schema::load(schema_client, collection_id)
+            .await?
+            .ok_or_else(|| {
+                Problem::not_found(format!("There is no collection {collection_id:?}."))
+            })?;
+        drop(client);
+        return serve_file(&state, &dataset_id, &schema, *format, &headers).await;
+    }
     let Some((_, media)) = FORMATS.iter().find(|(e, _)| *e == ext) else {
-        let list: Vec<&str> = FORMATS.iter().map(|(e, _)| *e).collect();
+        let list: Vec<&str> = FORMATS
+            .iter()
+            .map(|(e, _)| *e)
+            .chain(export::FILE_FORMATS.iter().map(|f| f.ext))
+            .collect();
         return Err(Problem::new(
             StatusCode::NOT_ACCEPTABLE,
             "Format nicht verfügbar / format not available",
@@ -174,6 +193,70 @@ async fn download(
     }
     if let Ok(v) = HeaderValue::from_str(&format!(
         "attachment; filename=\"{dataset_id}-{collection_id}-{date}.{ext}\""
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(response)
+}
+
+async fn serve_file(
+    state: &AppState,
+    dataset_id: &str,
+    schema: &stadtkarte_core::schema::CollectionSchema,
+    format: export::FileFormat,
+    headers: &HeaderMap,
+) -> Result<Response, Problem> {
+    let c = &schema.collection;
+    let etag = format!(
+        "\"{}-{}\"",
+        c.updated_at.replace([':', '.', '+'], ""),
+        format.ext
+    );
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let cache = if state.config.opendata.cache_dir.is_empty() {
+        std::env::temp_dir().join("stadtkarte-downloads")
+    } else {
+        std::path::PathBuf::from(&state.config.opendata.cache_dir)
+    };
+    let path = export::file(&state.config.database.url, &cache, schema, format)
+        .await
+        .map_err(Problem::internal)?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(Problem::internal)?;
+    let size = file.metadata().await.map_err(Problem::internal)?.len();
+    let body =
+        axum::body::Body::from_stream(futures_util::stream::unfold(file, |mut file| async move {
+            use tokio::io::AsyncReadExt as _;
+            let mut buffer = vec![0u8; 64 * 1024];
+            match file.read(&mut buffer).await {
+                Ok(0) | Err(_) => None,
+                Ok(n) => {
+                    buffer.truncate(n);
+                    Some((Ok::<_, std::convert::Infallible>(Bytes::from(buffer)), file))
+                }
+            }
+        }));
+    let date = c.updated_at.get(..10).unwrap_or_default();
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{dataset_id}-{}-{date}.{}\"",
+        c.id, format.ext
     )) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }

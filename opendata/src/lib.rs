@@ -7,6 +7,7 @@
 //! subset the state portal's harvester reads.
 
 pub mod downloads;
+pub mod export;
 pub mod registry;
 
 use axum::Router;

@@ -143,12 +143,98 @@ async fn etag_and_errors() {
         404,
         "not a collection of this dataset"
     );
-    let kml = get(&app, "/opendata/gewaesser/gewaesser.kml", &[]).await;
-    assert_eq!(kml.status, 406);
+    let xlsx = get(&app, "/opendata/gewaesser/gewaesser.xlsx", &[]).await;
+    assert_eq!(xlsx.status, 406);
+    let detail = xlsx.json()["detail"].as_str().unwrap().to_owned();
     assert!(
-        kml.json()["detail"]
-            .as_str()
-            .unwrap()
-            .contains("geojson, csv")
+        detail.contains("geojson, csv, gpkg, shp.zip, fgb, kml"),
+        "{detail}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_made_by_gdal_open_with_the_right_crs_and_counts() {
+    let (app, client) = app().await;
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM data.poi", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let dir = tempfile::tempdir().unwrap();
+    for (ext, crs) in [
+        ("gpkg", "ETRS89 / UTM zone 32N"),
+        ("fgb", "WGS 84"),
+        ("kml", "WGS 84"),
+        ("shp.zip", "ETRS89 / UTM zone 32N"),
+    ] {
+        let r = get(&app, &format!("/opendata/orte/poi.{ext}"), &[]).await;
+        assert_eq!(r.status, 200, "{ext}: {}", r.text());
+        assert!(
+            r.header("content-disposition")
+                .ends_with(&format!(".{ext}\"")),
+            "{ext}"
+        );
+        let file = dir.path().join(format!("poi.{ext}"));
+        std::fs::write(&file, &r.body).unwrap();
+        let source = if ext == "shp.zip" {
+            format!("/vsizip/{}", file.display())
+        } else {
+            file.display().to_string()
+        };
+        let out = tokio::process::Command::new("ogrinfo")
+            .args(["-ro", "-al", "-so", &source])
+            .output()
+            .await
+            .unwrap();
+        let info = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            info.contains(&format!("Feature Count: {count}")),
+            "{ext}: {info}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(info.contains(crs), "{ext}: {info}");
+        let out = tokio::process::Command::new("ogrinfo")
+            .args([
+                "-ro",
+                "-al",
+                "-geom=NO",
+                "-where",
+                "funktion = 'Öffentliche Toilette'",
+                &source,
+            ])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Öffentliche Toilette"),
+            "{ext}: umlauts"
+        );
+        // The second request is served from the cache: the same bytes.
+        assert_eq!(
+            get(&app, &format!("/opendata/orte/poi.{ext}"), &[])
+                .await
+                .body,
+            r.body,
+            "{ext}"
+        );
+    }
+    // Shapefile: .prj and .cpg, and the shortened field names listed.
+    let r = get(&app, "/opendata/gebaeude/gebaeude.shp.zip", &[]).await;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(r.body.to_vec())).unwrap();
+    let names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().to_owned())
+        .collect();
+    for needed in [
+        "gebaeude.shp",
+        "gebaeude.dbf",
+        "gebaeude.shx",
+        "gebaeude.prj",
+        "gebaeude.cpg",
+        "LIESMICH.txt",
+    ] {
+        assert!(names.iter().any(|n| n == needed), "{needed} in {names:?}");
+    }
+    let mut readme = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("LIESMICH.txt").unwrap(), &mut readme).unwrap();
+    assert!(readme.contains("fertigstellung to fertigstel"), "{readme}");
 }

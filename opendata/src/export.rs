@@ -1,0 +1,197 @@
+//! Files made by GDAL (`ogr2ogr` from Debian's gdal-bin) for the formats that are files rather
+//! than streams: GeoPackage and zipped Shapefile in EPSG:25832, FlatGeobuf and KML in WGS 84.
+//! Each file is made once per collection and data version (written under a temporary name and
+//! renamed, so a reader never sees half a file) and then served from the cache folder.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use stadtkarte_core::catalog::quote_ident;
+use stadtkarte_core::schema::{CollectionSchema, PropType};
+
+/// A file format made by GDAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileFormat {
+    /// File name ending.
+    pub ext: &'static str,
+    /// Media type.
+    pub media: &'static str,
+    /// GDAL driver.
+    driver: &'static str,
+    /// EPSG code of the file.
+    srid: u32,
+}
+
+/// The formats.
+pub const FILE_FORMATS: &[FileFormat] = &[
+    FileFormat {
+        ext: "gpkg",
+        media: "application/geopackage+sqlite3",
+        driver: "GPKG",
+        srid: 25832,
+    },
+    FileFormat {
+        ext: "shp.zip",
+        media: "application/zip",
+        driver: "ESRI Shapefile",
+        srid: 25832,
+    },
+    FileFormat {
+        ext: "fgb",
+        media: "application/flatgeobuf",
+        driver: "FlatGeobuf",
+        srid: 4326,
+    },
+    FileFormat {
+        ext: "kml",
+        media: "application/vnd.google-earth.kml+xml",
+        driver: "KML",
+        srid: 4326,
+    },
+];
+
+/// Why a file could not be made (a fault of the server, logged).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// ogr2ogr failed or is missing.
+    #[error("ogr2ogr failed: {0}")]
+    Gdal(String),
+    /// The cache folder is not writable.
+    #[error("cannot write the download cache: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The file for `schema` in `format`, made if it is not cached yet.
+pub async fn file(
+    database_url: &str,
+    cache: &Path,
+    schema: &CollectionSchema,
+    format: FileFormat,
+) -> Result<PathBuf, ExportError> {
+    let c = &schema.collection;
+    let version: String = c
+        .updated_at
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let target = cache.join(format!("{}-{version}.{}", c.id, format.ext));
+    // One maker at a time: concurrent first requests wait for the same file.
+    let _guard = LOCK.lock().await;
+    if target.is_file() {
+        return Ok(target);
+    }
+    std::fs::create_dir_all(cache)?;
+    let work = tempfile::tempdir_in(cache)?;
+    let columns: Vec<String> = std::iter::once(schema.id())
+        .chain(
+            schema
+                .properties
+                .iter()
+                .filter(|p| p.kind != PropType::Other)
+                .map(|p| quote_ident(&p.name)),
+        )
+        .chain(std::iter::once(schema.geom()))
+        .collect();
+    let sql = format!("SELECT {} FROM {}", columns.join(", "), c.table_sql());
+    let shapefile = format.ext == "shp.zip";
+    let out = if shapefile {
+        work.path().join("shp")
+    } else {
+        work.path().join(format!("out.{}", format.ext))
+    };
+    let mut args: Vec<String> = vec![
+        "-f".into(),
+        format.driver.into(),
+        out.display().to_string(),
+        format!("PG:{database_url}"),
+        "-sql".into(),
+        sql,
+        "-nln".into(),
+        c.id.clone(),
+        "-t_srs".into(),
+        format!("EPSG:{}", format.srid),
+    ];
+    if shapefile {
+        args.extend(["-lco".into(), "ENCODING=UTF-8".into()]);
+    }
+    let result = tokio::process::Command::new("ogr2ogr")
+        .args(&args)
+        .output()
+        .await
+        .map_err(|e| ExportError::Gdal(format!("cannot run ogr2ogr ({e}); install gdal-bin")))?;
+    if !result.status.success() {
+        return Err(ExportError::Gdal(
+            String::from_utf8_lossy(&result.stderr).into_owned(),
+        ));
+    }
+    let made = if shapefile {
+        let zip_path = work.path().join("out.shp.zip");
+        zip_dir(
+            &out,
+            &zip_path,
+            &String::from_utf8_lossy(&result.stderr),
+            schema,
+        )?;
+        zip_path
+    } else {
+        out
+    };
+    std::fs::rename(made, &target)?;
+    Ok(target)
+}
+
+/// Zips a Shapefile folder, adding LIESMICH.txt with the field names Shapefiles had to shorten.
+fn zip_dir(
+    dir: &Path,
+    zip_path: &Path,
+    gdal_messages: &str,
+    schema: &CollectionSchema,
+) -> Result<(), ExportError> {
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(zip_path)?);
+    let options = zip::write::SimpleFileOptions::default();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    names.sort();
+    for path in names {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        zip.start_file(name, options)
+            .map_err(|e| ExportError::Gdal(e.to_string()))?;
+        zip.write_all(&std::fs::read(&path)?)?;
+    }
+    // GDAL says "Normalized/laundered field name: 'fertigstellung' to 'fertigstel'".
+    let renamed: Vec<String> = gdal_messages
+        .lines()
+        .filter(|l| l.contains("Normalized/laundered field name"))
+        .filter_map(|l| {
+            l.split_once("field name:")
+                .map(|(_, r)| r.trim().replace('\'', ""))
+        })
+        .collect();
+    let mut readme = format!(
+        "{} – {}\nKoordinatenreferenzsystem: ETRS89 / UTM Zone 32N (EPSG:25832), Zeichensatz UTF-8 (.cpg).\nLizenz: {} – {}\n",
+        schema.collection.title,
+        schema.collection.description,
+        schema.collection.license,
+        schema.collection.attribution
+    );
+    if !renamed.is_empty() {
+        readme.push_str("\nShapefile-Feldnamen sind höchstens 10 Zeichen lang; gekürzt wurden:\n");
+        for r in renamed {
+            readme.push_str("  ");
+            readme.push_str(&r);
+            readme.push('\n');
+        }
+    }
+    zip.start_file("LIESMICH.txt", options)
+        .map_err(|e| ExportError::Gdal(e.to_string()))?;
+    zip.write_all(readme.as_bytes())?;
+    zip.finish().map_err(|e| ExportError::Gdal(e.to_string()))?;
+    Ok(())
+}
