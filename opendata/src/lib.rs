@@ -1,11 +1,11 @@
 //! Open data: the dataset registry ([`registry`]): what the open-data portal lists, with the
 //! metadata DCAT-AP.de needs, each dataset publishing one or more collections; and streamed
-//! downloads ([`downloads`], GeoJSON and CSV so far).
+//! downloads ([`downloads`]); the CKAN API subset ([`ckan`]).
 //!
-//! To come, each in a module of its own: dataset pages, the other download formats (GeoPackage,
-//! Shapefile, FlatGeobuf, KML), the DCAT-AP.de catalog (Turtle, RDF/XML, JSON-LD) and the CKAN API
-//! subset the state portal's harvester reads.
+//! To come, each in a module of its own: dataset pages, the bulk ZIP, and the DCAT-AP.de
+//! catalog (Turtle, RDF/XML, JSON-LD) the state portal harvests.
 
+pub mod ckan;
 pub mod downloads;
 pub mod export;
 pub mod registry;
@@ -15,5 +15,5 @@ use stadtkarte_core::AppState;
 
 /// The routes of this crate.
 pub fn router(state: AppState) -> Router {
-    downloads::router(state)
+    downloads::router(state.clone()).merge(ckan::router(state))
 }

@@ -238,3 +238,80 @@ async fn files_made_by_gdal_open_with_the_right_crs_and_counts() {
     std::io::Read::read_to_string(&mut zip.by_name("LIESMICH.txt").unwrap(), &mut readme).unwrap();
     assert!(readme.contains("fertigstellung to fertigstel"), "{readme}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ckanapi_reads_the_ckan_subset() {
+    let (app, _) = app().await;
+    let port = stadtkarte_tests::serve(app.clone()).await;
+    let script = format!(
+        "import ckanapi\n\
+         ckan = ckanapi.RemoteCKAN('http://127.0.0.1:{port}')\n\
+         assert ckan.action.status_show()['site_title'].startswith('Stadtkarte')\n\
+         names = ckan.action.package_list()\n\
+         assert names == ['gebaeude', 'gewaesser', 'orte', 'stadtteile', 'strassen'], names\n\
+         seen = []\n\
+         start = 0\n\
+         while True:\n\
+         \x20   page = ckan.action.package_search(rows=2, start=start, sort='name asc')\n\
+         \x20   if not page['results']: break\n\
+         \x20   seen += [p['name'] for p in page['results']]\n\
+         \x20   start += 2\n\
+         assert seen == names, seen\n\
+         assert page['count'] == 5\n\
+         orte = ckan.action.package_show(id='orte')\n\
+         assert orte['license_id'] == 'dl-by-de/2.0'\n\
+         formats = sorted(r['format'] for r in orte['resources'])\n\
+         assert formats == ['CSV', 'FlatGeobuf', 'GPKG', 'GeoJSON', 'KML', 'OGC API Features', 'SHP'], formats\n\
+         tran = ckan.action.package_search(fq='groups:tran')\n\
+         assert sorted(p['name'] for p in tran['results']) == ['orte', 'strassen'], tran\n\
+         tagged = ckan.action.package_search(fq='tags:Schule')\n\
+         assert [p['name'] for p in tagged['results']] == ['orte']\n\
+         found = ckan.action.package_search(q='Rhein')\n\
+         assert [p['name'] for p in found['results']] == ['gewaesser'], found\n\
+         assert ckan.action.group_list() == ['educ', 'envi', 'gove', 'regi', 'soci', 'tran']\n\
+         try:\n\
+         \x20   ckan.action.package_show(id='gibtsnicht')\n\
+         \x20   raise SystemExit('no NotFound')\n\
+         except ckanapi.NotFound:\n\
+         \x20   pass\n\
+         print('ok')\n"
+    );
+    let out = tokio::process::Command::new(stadtkarte_tests::python())
+        .args(["-c", &script])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let clamped = get(&app, "/api/3/action/package_search?rows=5000", &[]).await;
+    assert_eq!(clamped.status, 200);
+    assert_eq!(
+        clamped.json()["result"]["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    let bad = get(&app, "/api/3/action/package_search?fq=kaputt", &[]).await;
+    assert_eq!(bad.status, 400);
+    let body = bad.json();
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"]["__type"], "Search Query Error");
+    assert_eq!(
+        get(&app, "/api/3/action/package_search?fq=unbekannt:x", &[])
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        get(&app, "/api/3/action/package_show?id=gibtsnicht", &[])
+            .await
+            .status,
+        404
+    );
+}
