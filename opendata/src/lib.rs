@@ -1,11 +1,12 @@
 //! Open data: the dataset registry ([`registry`]): what the open-data portal lists, with the
 //! metadata DCAT-AP.de needs, each dataset publishing one or more collections; and streamed
-//! downloads ([`downloads`]); the CKAN API subset ([`ckan`]).
+//! downloads ([`downloads`]); the CKAN API subset ([`ckan`]); the DCAT-AP.de catalog in Turtle
+//! ([`dcat`]).
 //!
-//! To come, each in a module of its own: dataset pages, the bulk ZIP, and the DCAT-AP.de
-//! catalog (Turtle, RDF/XML, JSON-LD) the state portal harvests.
+//! To come: dataset pages, the bulk ZIP, the catalog as RDF/XML and JSON-LD with hydra paging.
 
 pub mod ckan;
+pub mod dcat;
 pub mod downloads;
 pub mod export;
 pub mod registry;
@@ -15,5 +16,7 @@ use stadtkarte_core::AppState;
 
 /// The routes of this crate.
 pub fn router(state: AppState) -> Router {
-    downloads::router(state.clone()).merge(ckan::router(state))
+    downloads::router(state.clone())
+        .merge(ckan::router(state.clone()))
+        .merge(dcat::router(state))
 }

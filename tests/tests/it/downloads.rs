@@ -315,3 +315,43 @@ async fn ckanapi_reads_the_ckan_subset() {
         404
     );
 }
+
+#[tokio::test]
+async fn the_dcat_ap_de_catalog_passes_the_official_shapes() {
+    let shapes =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/dcat-ap-de");
+    let (app, _) = app().await;
+    let r = get(&app, "/opendata/catalog.ttl", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), "text/turtle; charset=utf-8");
+    let text = r.text();
+    assert!(text.contains("dcat:Catalog") && text.contains("/opendata/orte> a dcat:Dataset"));
+    if !shapes.is_dir() {
+        println!(
+            "SKIPPED: {} is absent; the catalog was not validated against the DCAT-AP.de shapes",
+            shapes.display()
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog.ttl");
+    std::fs::write(&file, &r.body).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("validate_dcat.py");
+    for profile in ["2.0", "3.0"] {
+        let out = tokio::process::Command::new(stadtkarte_tests::python())
+            .arg(&script)
+            .arg(&file)
+            .arg(&shapes)
+            .arg(profile)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(result["violations"], 0, "DCAT-AP.de {profile}: {result}");
+    }
+}
