@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validates a DCAT-AP.de catalog (Turtle) with pyshacl against the official shapes.
 
-    validate_dcat.py CATALOG.ttl SHAPES_DIR PROFILE    (PROFILE: 2.0 or 3.0)
+    validate_dcat.py CATALOG.ttl|.rdf|.jsonld SHAPES_DIR PROFILE    (PROFILE: 2.0 or 3.0)
 
 SHAPES_DIR is the dcat-ap-de folder of the shared data (v2.0/, v3.0/, vocab/). Prints one JSON
 object: the number of violations and warnings and the messages of the violations.
@@ -25,7 +25,9 @@ shapes = rdflib.Graph()
 for f in files:
     shapes.parse(os.path.join(shapes_dir, f), format="turtle")
 data = rdflib.Graph()
-data.parse(catalog, format="turtle")
+fmt = {"ttl": "turtle", "rdf": "xml", "jsonld": "json-ld"}[catalog.rsplit(".", 1)[1]]
+data.parse(catalog, format=fmt)
+triples = len(data)
 # The controlled-vocabulary shapes look for skos:inScheme on the objects: the vocabularies go
 # into the data graph.
 vocab = os.path.join(shapes_dir, "vocab")
@@ -40,4 +42,4 @@ for r in results.subjects(rdflib.RDF.type, SH.ValidationResult):
         violations.append(f"{results.value(r, SH.focusNode)} {results.value(r, SH.resultPath)}: {results.value(r, SH.resultMessage)}")
     else:
         warnings += 1
-print(json.dumps({"violations": len(violations), "warnings": warnings, "messages": violations[:20]}))
+print(json.dumps({"violations": len(violations), "warnings": warnings, "triples": triples, "messages": violations[:20]}))

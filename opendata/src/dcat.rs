@@ -1,22 +1,27 @@
-//! The DCAT-AP.de catalog the state portal harvests, as Turtle at `/opendata/catalog.ttl`: the
-//! catalog, every dataset (stable URI `/opendata/{id}`) with its contact point, contributor id,
-//! political geocoding, spatial and temporal coverage, and a distribution per collection and
-//! format (access and download URL, EU file type, media type, licence, attribution, modified).
+//! The DCAT-AP.de catalog the state portal harvests, at `/opendata/catalog.ttl`, `.rdf` (RDF/XML,
+//! what the RLP harvester reads) and `.jsonld`: the catalog, every dataset (stable URI
+//! `/opendata/{id}`) with contact point, contributor id, political geocoding, spatial and temporal
+//! coverage, and a distribution per collection and format (access and download URL, EU file
+//! type, media type, licence, attribution, modified). Large catalogs are paged with hydra
+//! (`?page=N`, [`PAGE_SIZE`] datasets a page).
 //!
-//! To come: RDF/XML and JSON-LD, hydra paging for large catalogs, `byteSize`.
-
-use std::fmt::Write as _;
+//! To come: `byteSize` of the distributions.
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Deserialize;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
 use stadtkarte_core::{AppState, Config, Problem};
 
+use crate::rdf::{Graph, RDF_TYPE, Term, XSD_DATE, XSD_DATETIME, XSD_INTEGER, iri, text, typed};
 use crate::registry::{self, Dataset};
+
+/// Datasets per catalog page.
+pub const PAGE_SIZE: usize = 100;
 
 /// (extension, EU file type, media type) of the distributions listed.
 const DISTRIBUTIONS: &[(&str, &str, &str)] = &[
@@ -27,203 +32,355 @@ const DISTRIBUTIONS: &[(&str, &str, &str)] = &[
     ("kml", "KML", "application/vnd.google-earth.kml+xml"),
 ];
 
+const DCAT: &str = "http://www.w3.org/ns/dcat#";
+const DCT: &str = "http://purl.org/dc/terms/";
+const DCATDE: &str = "http://dcat-ap.de/def/dcatde/";
+const FOAF: &str = "http://xmlns.com/foaf/0.1/";
+const VCARD: &str = "http://www.w3.org/2006/vcard/ns#";
+const HYDRA: &str = "http://www.w3.org/ns/hydra/core#";
+const EU: &str = "http://publications.europa.eu/resource/authority/";
+
 /// The routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/opendata/catalog.ttl", get(turtle))
+        .route("/opendata/{file}", get(catalog))
         .with_state(state)
 }
 
-async fn turtle(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    page: Option<usize>,
+}
+
+async fn catalog(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let (media, ext) = match file.as_str() {
+        "catalog.ttl" => ("text/turtle; charset=utf-8", "ttl"),
+        "catalog.rdf" => ("application/rdf+xml", "rdf"),
+        "catalog.jsonld" => ("application/ld+json", "jsonld"),
+        other => {
+            return Err(if other.starts_with("catalog.") {
+                Problem::new(
+                    StatusCode::NOT_ACCEPTABLE,
+                    "Format nicht verfügbar / format not available",
+                    "the catalog is available as catalog.ttl, catalog.rdf and catalog.jsonld",
+                )
+            } else {
+                Problem::not_found(format!("There is nothing at /opendata/{other}."))
+            });
+        }
+    };
     let client = state.pool.get().await.map_err(DbError::from)?;
     let datasets = registry::list(&**client).await.map_err(Problem::internal)?;
     let base = base_url(&state.config, &headers);
-    Ok((
-        [(header::CONTENT_TYPE, "text/turtle; charset=utf-8")],
-        catalog_turtle(&base, &state.config, &datasets),
-    )
-        .into_response())
-}
-
-/// A Turtle string literal.
-fn lit(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
+    let pages = datasets.len().div_ceil(PAGE_SIZE).max(1);
+    let page = query.page.unwrap_or(1);
+    if page == 0 || page > pages {
+        return Err(Problem::not_found(format!(
+            "The catalog has pages 1 to {pages}."
+        )));
     }
-    out.push('"');
-    out
+    let graph = catalog_graph(&base, ext, &state.config, &datasets, page);
+    let body = match ext {
+        "ttl" => graph.turtle(),
+        "rdf" => graph.rdf_xml(),
+        _ => graph.json_ld().to_string(),
+    };
+    Ok(([(header::CONTENT_TYPE, media)], body).into_response())
 }
 
-/// An IRI; characters Turtle does not allow in IRIs are percent-encoded.
-fn iri(text: &str) -> String {
-    let mut out = String::from("<");
-    for c in text.chars() {
-        if matches!(
-            c,
-            '<' | '>' | '"' | '{' | '}' | '|' | '^' | '`' | '\\' | ' '
-        ) {
-            let _ = write!(out, "%{:02X}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-    out.push('>');
-    out
-}
-
-/// The whole catalog.
+/// The catalog (page `page`) as a graph.
 #[must_use]
-pub fn catalog_turtle(base: &str, config: &Config, datasets: &[Dataset]) -> String {
-    let mut t = String::from(
-        "@prefix dcat: <http://www.w3.org/ns/dcat#> .\n@prefix dct: <http://purl.org/dc/terms/> .\n\
-         @prefix dcatde: <http://dcat-ap.de/def/dcatde/> .\n@prefix foaf: <http://xmlns.com/foaf/0.1/> .\n\
-         @prefix vcard: <http://www.w3.org/2006/vcard/ns#> .\n@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n\
-         @prefix gsp: <http://www.opengis.net/ont/geosparql#> .\n\n",
-    );
-    let catalog = format!("{base}/opendata/catalog");
-    let publisher = format!("{base}/opendata/publisher");
+pub fn catalog_graph(
+    base: &str,
+    ext: &str,
+    config: &Config,
+    datasets: &[Dataset],
+    page: usize,
+) -> Graph {
+    let mut g = Graph::default();
+    let catalog = iri(format!("{base}/opendata/catalog"));
+    let publisher = iri(format!("{base}/opendata/publisher"));
     let modified = datasets
         .iter()
         .map(|d| d.modified.as_str())
         .max()
         .unwrap_or("1970-01-01T00:00:00Z");
-    let _ = write!(
-        t,
-        "{} a dcat:Catalog ;\n  dct:title {}@de ;\n  dct:description {}@de ;\n  dct:publisher {} ;\n  \
-         dct:language <http://publications.europa.eu/resource/authority/language/DEU> ;\n  foaf:homepage {} ;\n  \
-         dct:modified {}^^xsd:dateTime",
-        iri(&catalog),
-        lit(&format!("Offene Daten {}", config.city.name)),
-        lit(&format!(
-            "Offene Geodaten der Stadt {} aus der Stadtkarte.",
-            config.city.name
-        )),
-        iri(&publisher),
-        iri(&format!("{base}/opendata")),
-        lit(modified),
+    g.add(&catalog, RDF_TYPE, iri(format!("{DCAT}Catalog")));
+    g.add(
+        &catalog,
+        &format!("{DCT}title"),
+        text(format!("Offene Daten {}", config.city.name), Some("de")),
     );
-    for d in datasets {
-        let _ = write!(
-            t,
-            " ;\n  dcat:dataset {}",
-            iri(&format!("{base}/opendata/{}", d.id))
+    g.add(
+        &catalog,
+        &format!("{DCT}description"),
+        text(
+            format!(
+                "Offene Geodaten der Stadt {} aus der Stadtkarte.",
+                config.city.name
+            ),
+            Some("de"),
+        ),
+    );
+    g.add(&catalog, &format!("{DCT}publisher"), publisher.clone());
+    g.add(
+        &catalog,
+        &format!("{DCT}language"),
+        iri(format!("{EU}language/DEU")),
+    );
+    g.add(
+        &catalog,
+        &format!("{FOAF}homepage"),
+        iri(format!("{base}/opendata")),
+    );
+    g.add(
+        &catalog,
+        &format!("{DCT}modified"),
+        typed(modified, XSD_DATETIME),
+    );
+    g.add(&publisher, RDF_TYPE, iri(format!("{FOAF}Agent")));
+    g.add(
+        &publisher,
+        &format!("{FOAF}name"),
+        text(config.city.attribution.clone(), None),
+    );
+    let pages = datasets.len().div_ceil(PAGE_SIZE).max(1);
+    if pages > 1 {
+        let at = |n: usize| iri(format!("{base}/opendata/catalog.{ext}?page={n}"));
+        let view = at(page);
+        g.add(
+            &view,
+            RDF_TYPE,
+            iri(format!("{HYDRA}PartialCollectionView")),
         );
+        g.add(
+            &view,
+            &format!("{HYDRA}totalItems"),
+            typed(datasets.len().to_string(), XSD_INTEGER),
+        );
+        g.add(
+            &view,
+            &format!("{HYDRA}itemsPerPage"),
+            typed(PAGE_SIZE.to_string(), XSD_INTEGER),
+        );
+        g.add(&view, &format!("{HYDRA}first"), at(1));
+        g.add(&view, &format!("{HYDRA}last"), at(pages));
+        if page > 1 {
+            g.add(&view, &format!("{HYDRA}previous"), at(page - 1));
+        }
+        if page < pages {
+            g.add(&view, &format!("{HYDRA}next"), at(page + 1));
+        }
     }
-    t.push_str(" .\n\n");
-    let _ = write!(
-        t,
-        "{} a foaf:Agent ;\n  foaf:name {} .\n\n",
-        iri(&publisher),
-        lit(&config.city.attribution)
-    );
-    for d in datasets {
-        dataset_turtle(&mut t, base, &publisher, d);
+    for d in datasets.iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE) {
+        let uri = iri(format!("{base}/opendata/{}", d.id));
+        g.add(&catalog, &format!("{DCAT}dataset"), uri.clone());
+        dataset(&mut g, base, &publisher, &uri, d);
     }
-    t
+    g
 }
 
-fn dataset_turtle(t: &mut String, base: &str, publisher: &str, d: &Dataset) {
-    let uri = format!("{base}/opendata/{}", d.id);
-    let _ = write!(
-        t,
-        "{} a dcat:Dataset ;\n  dct:identifier {} ;\n  dct:title {}@de ;\n  dct:description {}@de ;\n",
-        iri(&uri),
-        lit(&uri),
-        lit(&d.title),
-        lit(&d.description)
+fn dataset(g: &mut Graph, base: &str, publisher: &Term, uri: &Term, d: &Dataset) {
+    let p = |name: &str| format!("{DCT}{name}");
+    let dc = |name: &str| format!("{DCAT}{name}");
+    let Term::Iri(uri_text) = uri else { return };
+    g.add(uri, RDF_TYPE, iri(dc("Dataset")));
+    g.add(uri, &p("identifier"), text(uri_text.clone(), None));
+    g.add(uri, &p("title"), text(d.title.clone(), Some("de")));
+    g.add(
+        uri,
+        &p("description"),
+        text(d.description.clone(), Some("de")),
     );
     if let Some(en) = &d.title_en {
-        let _ = writeln!(t, "  dct:title {}@en ;", lit(en));
+        g.add(uri, &p("title"), text(en.clone(), Some("en")));
     }
     if let Some(en) = &d.description_en {
-        let _ = writeln!(t, "  dct:description {}@en ;", lit(en));
+        g.add(uri, &p("description"), text(en.clone(), Some("en")));
     }
     for k in &d.keywords {
-        let _ = writeln!(t, "  dcat:keyword {} ;", lit(k));
+        g.add(uri, &dc("keyword"), text(k.clone(), None));
     }
     for theme in &d.themes {
-        let _ = writeln!(
-            t,
-            "  dcat:theme <http://publications.europa.eu/resource/authority/data-theme/{theme}> ;"
-        );
+        g.add(uri, &dc("theme"), iri(format!("{EU}data-theme/{theme}")));
     }
-    let _ = write!(
-        t,
-        "  dct:publisher {} ;\n  dcat:contactPoint [ a vcard:Kind ; vcard:fn {} ; vcard:hasEmail {} ] ;\n  \
-         dcatde:contributorID {} ;\n  dcatde:politicalGeocodingLevelURI {} ;\n  dcatde:politicalGeocodingURI {} ;\n  \
-         dct:spatial {} ;\n",
-        iri(publisher),
-        lit(&d.contact_name),
-        iri(&format!("mailto:{}", d.contact_email)),
-        iri(&d.contributor_id),
-        iri(&d.political_geocoding_level),
-        iri(&d.political_geocoding),
-        iri(&d.political_geocoding),
+    g.add(uri, &p("publisher"), publisher.clone());
+    let contact = g.blank();
+    g.add(uri, &dc("contactPoint"), contact.clone());
+    g.add(&contact, RDF_TYPE, iri(format!("{VCARD}Kind")));
+    g.add(
+        &contact,
+        &format!("{VCARD}fn"),
+        text(d.contact_name.clone(), None),
     );
+    g.add(
+        &contact,
+        &format!("{VCARD}hasEmail"),
+        iri(format!("mailto:{}", d.contact_email)),
+    );
+    g.add(
+        uri,
+        &format!("{DCATDE}contributorID"),
+        iri(d.contributor_id.clone()),
+    );
+    g.add(
+        uri,
+        &format!("{DCATDE}politicalGeocodingLevelURI"),
+        iri(d.political_geocoding_level.clone()),
+    );
+    g.add(
+        uri,
+        &format!("{DCATDE}politicalGeocodingURI"),
+        iri(d.political_geocoding.clone()),
+    );
+    g.add(uri, &p("spatial"), iri(d.political_geocoding.clone()));
     if let Some([w, s, e, n]) = d.extent_crs84 {
-        let _ = writeln!(
-            t,
-            "  dct:spatial [ a dct:Location ; dcat:bbox \"POLYGON(({w:.6} {s:.6}, {e:.6} {s:.6}, {e:.6} {n:.6}, {w:.6} {n:.6}, {w:.6} {s:.6}))\"^^gsp:wktLiteral ] ;"
+        let location = g.blank();
+        g.add(uri, &p("spatial"), location.clone());
+        g.add(&location, RDF_TYPE, iri(p("Location")));
+        g.add(
+            &location,
+            &dc("bbox"),
+            typed(
+                format!("POLYGON(({w:.6} {s:.6}, {e:.6} {s:.6}, {e:.6} {n:.6}, {w:.6} {n:.6}, {w:.6} {s:.6}))"),
+                "http://www.opengis.net/ont/geosparql#wktLiteral",
+            ),
         );
     }
     if d.temporal_start.is_some() || d.temporal_end.is_some() {
-        t.push_str("  dct:temporal [ a dct:PeriodOfTime");
+        let period = g.blank();
+        g.add(uri, &p("temporal"), period.clone());
+        g.add(&period, RDF_TYPE, iri(p("PeriodOfTime")));
         if let Some(s) = &d.temporal_start {
-            let _ = write!(t, " ; dcat:startDate {}^^xsd:date", lit(s));
+            g.add(&period, &dc("startDate"), typed(s.clone(), XSD_DATE));
         }
         if let Some(e) = &d.temporal_end {
-            let _ = write!(t, " ; dcat:endDate {}^^xsd:date", lit(e));
+            g.add(&period, &dc("endDate"), typed(e.clone(), XSD_DATE));
         }
-        t.push_str(" ] ;\n");
     }
-    let _ = write!(
-        t,
-        "  dct:issued {}^^xsd:dateTime ;\n  dct:modified {}^^xsd:dateTime ;\n  \
-         dct:accrualPeriodicity <http://publications.europa.eu/resource/authority/frequency/{}> ;\n  \
-         dct:language <http://publications.europa.eu/resource/authority/language/DEU> ;\n  \
-         dct:accessRights <http://publications.europa.eu/resource/authority/access-right/PUBLIC> ;\n  \
-         dcat:landingPage {}",
-        lit(&d.issued),
-        lit(&d.modified),
-        d.accrual_periodicity,
-        iri(&uri),
+    g.add(uri, &p("issued"), typed(d.issued.clone(), XSD_DATETIME));
+    g.add(uri, &p("modified"), typed(d.modified.clone(), XSD_DATETIME));
+    g.add(
+        uri,
+        &p("accrualPeriodicity"),
+        iri(format!("{EU}frequency/{}", d.accrual_periodicity)),
     );
-    let mut distributions = Vec::new();
+    g.add(uri, &p("language"), iri(format!("{EU}language/DEU")));
+    g.add(
+        uri,
+        &p("accessRights"),
+        iri(format!("{EU}access-right/PUBLIC")),
+    );
+    g.add(uri, &dc("landingPage"), uri.clone());
     for c in &d.collections {
         for (ext, file_type, media) in DISTRIBUTIONS {
-            let dist = format!("{uri}/distribution/{c}-{}", ext.replace('.', "-"));
-            let _ = write!(t, " ;\n  dcat:distribution {}", iri(&dist));
-            distributions.push((dist, c, *ext, *file_type, *media));
+            let dist = iri(format!(
+                "{uri_text}/distribution/{c}-{}",
+                ext.replace('.', "-")
+            ));
+            let url = format!("{base}/opendata/{}/{c}.{ext}", d.id);
+            g.add(uri, &dc("distribution"), dist.clone());
+            g.add(&dist, RDF_TYPE, iri(dc("Distribution")));
+            g.add(
+                &dist,
+                &p("title"),
+                text(format!("{c} ({file_type})"), Some("de")),
+            );
+            g.add(&dist, &dc("accessURL"), iri(url.clone()));
+            g.add(&dist, &dc("downloadURL"), iri(url));
+            g.add(
+                &dist,
+                &p("format"),
+                iri(format!("{EU}file-type/{file_type}")),
+            );
+            g.add(
+                &dist,
+                &dc("mediaType"),
+                iri(format!(
+                    "https://www.iana.org/assignments/media-types/{media}"
+                )),
+            );
+            g.add(&dist, &p("license"), iri(d.license.clone()));
+            g.add(
+                &dist,
+                &format!("{DCATDE}licenseAttributionByText"),
+                text(d.attribution.clone(), None),
+            );
+            g.add(
+                &dist,
+                &p("modified"),
+                typed(d.modified.clone(), XSD_DATETIME),
+            );
         }
     }
-    t.push_str(" .\n\n");
-    for (dist, c, ext, file_type, media) in distributions {
-        let url = format!("{uri}/{c}.{ext}");
-        let _ = write!(
-            t,
-            "{} a dcat:Distribution ;\n  dct:title {}@de ;\n  dcat:accessURL {} ;\n  dcat:downloadURL {} ;\n  \
-             dct:format <http://publications.europa.eu/resource/authority/file-type/{file_type}> ;\n  \
-             dcat:mediaType {} ;\n  dct:license {} ;\n  dcatde:licenseAttributionByText {} ;\n  \
-             dct:modified {}^^xsd:dateTime .\n\n",
-            iri(&dist),
-            lit(&format!("{c} ({file_type})")),
-            iri(&url),
-            iri(&url),
-            iri(&format!(
-                "https://www.iana.org/assignments/media-types/{media}"
-            )),
-            iri(&d.license),
-            lit(&d.attribution),
-            lit(&d.modified),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(id: &str) -> Dataset {
+        Dataset {
+            id: id.to_owned(),
+            title: "T".into(),
+            title_en: None,
+            description: "D".into(),
+            description_en: None,
+            keywords: vec![],
+            themes: vec!["TRAN".into()],
+            license: format!("{}dl-by-de/2.0", registry::LICENSE_PREFIX),
+            attribution: "Stadt".into(),
+            publisher_name: "Stadt".into(),
+            publisher_url: None,
+            contact_name: "C".into(),
+            contact_email: "c@example.org".into(),
+            contributor_id: "http://dcat-ap.de/def/contributors/x".into(),
+            political_geocoding:
+                "http://dcat-ap.de/def/politicalGeocoding/regionalKey/071110000000".into(),
+            political_geocoding_level:
+                "http://dcat-ap.de/def/politicalGeocoding/Level/municipality".into(),
+            temporal_start: None,
+            temporal_end: None,
+            accrual_periodicity: "IRREG".into(),
+            issued: "2026-01-01T00:00:00Z".into(),
+            modified: "2026-01-02T00:00:00Z".into(),
+            collections: vec![],
+            feature_count: 0,
+            extent_crs84: None,
+        }
+    }
+
+    #[test]
+    fn large_catalogs_are_paged_with_hydra() {
+        let datasets: Vec<Dataset> = (0..250).map(|i| sample(&format!("d{i:03}"))).collect();
+        let config = Config::default();
+        let page2 = catalog_graph("http://x", "ttl", &config, &datasets, 2).turtle();
+        assert_eq!(
+            page2.matches("<http://www.w3.org/ns/dcat#dataset>").count(),
+            PAGE_SIZE
         );
+        assert!(
+            page2.contains("<http://x/opendata/d100>")
+                && !page2.contains("<http://x/opendata/d099>")
+        );
+        for (rel, n) in [("first", 1), ("previous", 1), ("next", 3), ("last", 3)] {
+            let line = format!(
+                "<http://www.w3.org/ns/hydra/core#{rel}> <http://x/opendata/catalog.ttl?page={n}>"
+            );
+            assert!(page2.contains(&line), "{rel}");
+        }
+        let page3 = catalog_graph("http://x", "ttl", &config, &datasets, 3).turtle();
+        assert_eq!(
+            page3.matches("<http://www.w3.org/ns/dcat#dataset>").count(),
+            50
+        );
+        assert!(!page3.contains("hydra/core#next"));
+        let single = catalog_graph("http://x", "ttl", &config, &datasets[..3], 1).turtle();
+        assert!(!single.contains("hydra"));
     }
 }

@@ -1,14 +1,15 @@
 //! Open data: the dataset registry ([`registry`]): what the open-data portal lists, with the
 //! metadata DCAT-AP.de needs, each dataset publishing one or more collections; and streamed
-//! downloads ([`downloads`]); the CKAN API subset ([`ckan`]); the DCAT-AP.de catalog in Turtle
-//! ([`dcat`]).
+//! downloads ([`downloads`]); the CKAN API subset ([`ckan`]); the DCAT-AP.de catalog in Turtle,
+//! RDF/XML and JSON-LD ([`dcat`] over [`rdf`]).
 //!
-//! To come: dataset pages, the bulk ZIP, the catalog as RDF/XML and JSON-LD with hydra paging.
+//! To come: dataset pages, the bulk ZIP.
 
 pub mod ckan;
 pub mod dcat;
 pub mod downloads;
 pub mod export;
+pub mod rdf;
 pub mod registry;
 
 use axum::Router;
