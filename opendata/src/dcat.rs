@@ -7,11 +7,9 @@
 //!
 //! To come: `byteSize` of the distributions.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Deserialize;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
@@ -40,19 +38,15 @@ const VCARD: &str = "http://www.w3.org/2006/vcard/ns#";
 const HYDRA: &str = "http://www.w3.org/ns/hydra/core#";
 const EU: &str = "http://publications.europa.eu/resource/authority/";
 
-/// The routes.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/opendata/{file}", get(catalog))
-        .with_state(state)
-}
-
+/// `?page=N` of the catalog.
 #[derive(Debug, Deserialize)]
-struct PageQuery {
-    page: Option<usize>,
+pub struct PageQuery {
+    /// 1-based page.
+    pub page: Option<usize>,
 }
 
-async fn catalog(
+/// `GET /opendata/catalog.{ttl,rdf,jsonld}` (routed by [`crate::pages`]).
+pub async fn catalog(
     State(state): State<AppState>,
     Path(file): Path<String>,
     Query(query): Query<PageQuery>,

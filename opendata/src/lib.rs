@@ -3,12 +3,15 @@
 //! downloads ([`downloads`]); the CKAN API subset ([`ckan`]); the DCAT-AP.de catalog in Turtle,
 //! RDF/XML and JSON-LD ([`dcat`] over [`rdf`]).
 //!
-//! To come: dataset pages, the bulk ZIP.
+//! The pages ([`pages`]): the dataset list with search and filters, and a page per dataset.
+//!
+//! To come: the bulk ZIP, sizes before download, imagery downloads.
 
 pub mod ckan;
 pub mod dcat;
 pub mod downloads;
 pub mod export;
+pub mod pages;
 pub mod rdf;
 pub mod registry;
 
@@ -19,5 +22,5 @@ use stadtkarte_core::AppState;
 pub fn router(state: AppState) -> Router {
     downloads::router(state.clone())
         .merge(ckan::router(state.clone()))
-        .merge(dcat::router(state))
+        .merge(pages::router(state))
 }

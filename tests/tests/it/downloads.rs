@@ -359,3 +359,58 @@ async fn the_dcat_ap_de_catalog_passes_the_official_shapes() {
         assert_eq!(result["violations"], 0, "DCAT-AP.de {profile}: {result}");
     }
 }
+
+/// Counts the dataset cards on an `/opendata` list page.
+fn cards(html: &str) -> usize {
+    html.matches("<section class=\"card\">").count()
+}
+
+#[tokio::test]
+async fn dataset_pages_list_filter_and_explain_each_dataset() {
+    let (app, _) = app().await;
+    let all = get(&app, "/opendata", &[]).await;
+    assert_eq!(all.status, 200);
+    assert!(all.header("content-type").starts_with("text/html"));
+    let html = all.text();
+    assert!(html.contains("<html lang=\"de\">"), "German by default");
+    assert_eq!(cards(&html), 5, "{html}");
+
+    let rhein = get(&app, "/opendata?q=rhein", &[]).await.text();
+    assert_eq!(cards(&rhein), 1);
+    assert!(rhein.contains("href=\"/opendata/gewaesser\""));
+
+    let verkehr = get(&app, "/opendata?thema=TRAN", &[]).await.text();
+    assert_eq!(cards(&verkehr), 2, "streets and bus stops");
+    assert!(verkehr.contains("/opendata/strassen") && verkehr.contains("/opendata/orte"));
+    assert_eq!(
+        cards(&get(&app, "/opendata?seit=2999-01-01", &[]).await.text()),
+        0
+    );
+
+    let english = get(&app, "/opendata?lang=en", &[]).await.text();
+    assert!(english.contains("<html lang=\"en\">"));
+    assert!(english.contains("Street network") && !english.contains("Straßennetz"));
+
+    let page = get(&app, "/opendata/orte", &[]).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    for expected in [
+        "Bitte nennen Sie die Quelle genau so:",
+        "/opendata/orte/poi.gpkg",
+        "/opendata/orte/poi.shp.zip",
+        "/collections/poi/items",
+        "curl &#39;http",
+        "import requests",
+        "await fetch(",
+        "Änderungen",
+    ] {
+        assert!(
+            html.contains(expected) || html.contains(&expected.replace("&#39;", "'")),
+            "dataset page lacks {expected:?}"
+        );
+    }
+    assert_eq!(get(&app, "/opendata/gibtsnicht", &[]).await.status, 404);
+    let catalog = get(&app, "/opendata/catalog.ttl", &[]).await;
+    assert_eq!(catalog.status, 200, "the DCAT catalog still answers");
+    assert!(catalog.text().contains("http://www.w3.org/ns/dcat#Catalog"));
+}
