@@ -4,7 +4,11 @@
 //! per data version ([`crate::export`]). Every download has an `ETag` of the data version and a
 //! meaningful file name.
 //!
-//! To come: the bulk ZIP of all datasets, imagery files, sizes shown before download.
+//! `/opendata/alle.{gpkg|shp|fgb|kml}.zip` bundles every dataset ([`bulk`]).
+//!
+//! To come: imagery files, sizes shown before download.
+
+use std::fmt::Write as _;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -222,15 +226,37 @@ async fn serve_file(
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    let cache = if state.config.opendata.cache_dir.is_empty() {
-        std::env::temp_dir().join("stadtkarte-downloads")
-    } else {
-        std::path::PathBuf::from(&state.config.opendata.cache_dir)
-    };
+    let cache = cache_dir(state);
     let path = export::file(&state.config.database.url, &cache, schema, format)
         .await
         .map_err(Problem::internal)?;
-    let file = tokio::fs::File::open(&path)
+    let date = c.updated_at.get(..10).unwrap_or_default();
+    send_file(
+        &path,
+        format.media,
+        &etag,
+        &format!("{dataset_id}-{}-{date}.{}", c.id, format.ext),
+    )
+    .await
+}
+
+/// The download cache folder.
+fn cache_dir(state: &AppState) -> std::path::PathBuf {
+    if state.config.opendata.cache_dir.is_empty() {
+        std::env::temp_dir().join("stadtkarte-downloads")
+    } else {
+        std::path::PathBuf::from(&state.config.opendata.cache_dir)
+    }
+}
+
+/// Streams a file from the cache with its length, ETag and file name.
+async fn send_file(
+    path: &std::path::Path,
+    media: &'static str,
+    etag: &str,
+    filename: &str,
+) -> Result<Response, Problem> {
+    let file = tokio::fs::File::open(path)
         .await
         .map_err(Problem::internal)?;
     let size = file.metadata().await.map_err(Problem::internal)?.len();
@@ -246,18 +272,14 @@ async fn serve_file(
                 }
             }
         }));
-    let date = c.updated_at.get(..10).unwrap_or_default();
     let mut response = Response::new(body);
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.media));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"{dataset_id}-{}-{date}.{}\"",
-        c.id, format.ext
-    )) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(
@@ -265,4 +287,114 @@ async fn serve_file(
         HeaderValue::from_static("public, max-age=300"),
     );
     Ok(response)
+}
+
+/// `/opendata/alle.{gpkg|shp|fgb|kml}.zip`: every collection of every dataset in one ZIP
+/// (`{dataset}/{collection}.{ext}`) with a LIESMICH.txt naming each dataset's licence and the
+/// attribution to give. Made once per combination of data versions.
+pub async fn bulk(state: &AppState, name: &str, headers: &HeaderMap) -> Result<Response, Problem> {
+    let wanted = name
+        .strip_prefix("alle.")
+        .and_then(|r| r.strip_suffix(".zip"))
+        .unwrap_or_default();
+    let Some(format) = export::FILE_FORMATS
+        .iter()
+        .find(|f| f.ext.trim_end_matches(".zip") == wanted)
+    else {
+        return Err(Problem::not_found(format!(
+            "{name:?} is not a bulk download; available: alle.gpkg.zip, alle.shp.zip, alle.fgb.zip, alle.kml.zip"
+        )));
+    };
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    let datasets = registry::list(&**client).await.map_err(Problem::internal)?;
+    let mut schemas = Vec::new();
+    for d in &datasets {
+        for c in &d.collections {
+            if let Some(s) = schema::load(&**client, c).await? {
+                schemas.push((d.clone(), s));
+            }
+        }
+    }
+    drop(client);
+    let mut hasher = std::hash::DefaultHasher::new();
+    for (d, s) in &schemas {
+        std::hash::Hash::hash(
+            &(
+                &d.id,
+                &d.modified,
+                &s.collection.id,
+                &s.collection.updated_at,
+            ),
+            &mut hasher,
+        );
+    }
+    let version = format!("{:016x}", std::hash::Hasher::finish(&hasher));
+    let etag = format!("\"alle-{version}-{wanted}\"");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let cache = cache_dir(state);
+    let target = cache.join(format!("alle-{version}.{wanted}.zip"));
+    if !target.is_file() {
+        let mut parts = Vec::new();
+        let mut readme = String::from(
+            "Offene Daten der Stadt – alle Datensätze\n\nBitte nennen Sie bei jeder Nutzung die Quelle wie angegeben.\n\n",
+        );
+        for (d, s) in &schemas {
+            let path = export::file(&state.config.database.url, &cache, s, *format)
+                .await
+                .map_err(Problem::internal)?;
+            parts.push((format!("{}/{}.{}", d.id, s.collection.id, format.ext), path));
+            let _ = write!(
+                readme,
+                "{}/{}.{}: {}\n  Lizenz: {} ({})\n  Quellenangabe: {}\n\n",
+                d.id,
+                s.collection.id,
+                format.ext,
+                d.title,
+                registry::license_name(&d.license),
+                d.license,
+                d.attribution
+            );
+        }
+        let target_for_task = target.clone();
+        tokio::task::spawn_blocking(move || write_zip(&target_for_task, &parts, &readme))
+            .await
+            .map_err(Problem::internal)?
+            .map_err(Problem::internal)?;
+    }
+    send_file(
+        &target,
+        "application/zip",
+        &etag,
+        &format!("stadtkarte-alle-datensaetze-{wanted}.zip"),
+    )
+    .await
+}
+
+/// Writes the bulk ZIP under a temporary name and renames it, so no reader sees half a file.
+fn write_zip(
+    target: &std::path::Path,
+    parts: &[(String, std::path::PathBuf)],
+    readme: &str,
+) -> Result<(), std::io::Error> {
+    use std::io::Write as _;
+    let dir = target.parent().unwrap_or(std::path::Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut zip = zip::ZipWriter::new(tmp.reopen()?);
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("LIESMICH.txt", options)
+        .map_err(std::io::Error::other)?;
+    zip.write_all(readme.as_bytes())?;
+    for (name, path) in parts {
+        zip.start_file(name.as_str(), options)
+            .map_err(std::io::Error::other)?;
+        std::io::copy(&mut std::fs::File::open(path)?, &mut zip)?;
+    }
+    zip.finish().map_err(std::io::Error::other)?;
+    tmp.persist(target).map_err(|e| e.error)?;
+    Ok(())
 }

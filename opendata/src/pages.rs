@@ -222,6 +222,19 @@ async fn list(
             suffix = if en { "?lang=en" } else { "" },
         );
     }
+    let _ = write!(
+        body,
+        "<h2>{}</h2><p>{}</p><ul><li><a href=\"/opendata/alle.gpkg.zip\" download>GeoPackage</a></li>\
+         <li><a href=\"/opendata/alle.shp.zip\" download>Shapefile</a></li>\
+         <li><a href=\"/opendata/alle.fgb.zip\" download>FlatGeobuf</a></li>\
+         <li><a href=\"/opendata/alle.kml.zip\" download>KML</a></li></ul>",
+        t(en, "Alle Datensätze auf einmal", "Every dataset at once"),
+        t(
+            en,
+            "Eine ZIP-Datei je Format, mit einer LIESMICH.txt zu Lizenzen und Quellenangaben.",
+            "One ZIP file per format, with a LIESMICH.txt (readme) on licences and attribution."
+        ),
+    );
     Ok(page(t(en, "Offene Daten", "Open data"), en, &body).into_response())
 }
 
@@ -231,6 +244,9 @@ async fn one(
     Query(f): Query<Filters>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
+    if name.starts_with("alle.") {
+        return crate::downloads::bulk(&state, &name, &headers).await;
+    }
     if name.starts_with("catalog.") {
         return crate::dcat::catalog(
             State(state),

@@ -414,3 +414,54 @@ async fn dataset_pages_list_filter_and_explain_each_dataset() {
     assert_eq!(catalog.status, 200, "the DCAT catalog still answers");
     assert!(catalog.text().contains("http://www.w3.org/ns/dcat#Catalog"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bulk_zip_holds_every_dataset_with_licences() {
+    let (app, client) = app().await;
+    let expected: i64 = client
+        .query_one("SELECT count(*) FROM catalog.dataset_collections", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let response = get(&app, "/opendata/alle.gpkg.zip", &[]).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), "application/zip");
+    let etag = response.header("etag").to_owned();
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(response.body.to_vec())).expect("a ZIP");
+    let names: Vec<String> = archive.file_names().map(str::to_owned).collect();
+    let packages: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "gpkg")
+        })
+        .collect();
+    assert_eq!(
+        packages.len(),
+        usize::try_from(expected).unwrap(),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n == "orte/poi.gpkg"), "{names:?}");
+    let mut readme = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("LIESMICH.txt").unwrap(), &mut readme)
+        .unwrap();
+    assert!(readme.contains("gewaesser/gewaesser.gpkg") && readme.contains("Quellenangabe"));
+    let mut head = [0u8; 15];
+    std::io::Read::read_exact(&mut archive.by_name("orte/poi.gpkg").unwrap(), &mut head).unwrap();
+    assert_eq!(&head, b"SQLite format 3", "a real GeoPackage inside");
+    assert_eq!(
+        get(&app, "/opendata/alle.gpkg.zip", &[("if-none-match", &etag)])
+            .await
+            .status,
+        304
+    );
+    assert_eq!(get(&app, "/opendata/alle.xlsx.zip", &[]).await.status, 404);
+    assert!(
+        get(&app, "/opendata", &[])
+            .await
+            .text()
+            .contains("/opendata/alle.shp.zip")
+    );
+}
