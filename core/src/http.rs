@@ -12,6 +12,20 @@ use crate::config::Config;
 use crate::problem;
 use crate::telemetry;
 
+/// Whether the request's `If-None-Match` names `etag` (RFC 9110 §13.1.2: a list, weak
+/// comparison, `*`), so the answer can be 304 Not Modified.
+#[must_use]
+pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let wanted = strip(etag);
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || strip(t) == wanted)
+}
+
 /// The base of absolute links: `server.public_url` when set; otherwise the address the client
 /// used (its `Host` header), so that links work on any port without configuration.
 #[must_use]
@@ -69,4 +83,24 @@ pub fn finish(router: Router) -> Router {
         .layer(cors())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_NONE_MATCH, value.parse().expect("header"));
+        h
+    }
+
+    #[test]
+    fn if_none_match_lists_weak_tags_and_star() {
+        assert!(not_modified(&with("\"a\""), "\"a\""));
+        assert!(not_modified(&with("\"x\", W/\"a\""), "\"a\""));
+        assert!(not_modified(&with("*"), "\"a\""));
+        assert!(!not_modified(&with("\"b\""), "\"a\""));
+        assert!(!not_modified(&HeaderMap::new(), "\"a\""));
+    }
 }

@@ -90,10 +90,7 @@ async fn document(
         )));
     };
     let etag = format!("\"{}\"", row.get::<_, String>(2));
-    let mut response = if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
-    {
+    let mut response = if stadtkarte_core::http::not_modified(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         row.get::<_, Vec<u8>>(1).into_response()

@@ -90,10 +90,7 @@ async fn download(
         c.updated_at.replace([':', '.', '+'], ""),
         schema.properties.len()
     );
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
-    {
+    if stadtkarte_core::http::not_modified(&headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let names: Vec<String> = schema
@@ -220,10 +217,7 @@ async fn serve_file(
         c.updated_at.replace([':', '.', '+'], ""),
         format.ext
     );
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
-    {
+    if stadtkarte_core::http::not_modified(headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let cache = cache_dir(state);
@@ -330,10 +324,7 @@ pub async fn bulk(state: &AppState, name: &str, headers: &HeaderMap) -> Result<R
     }
     let version = format!("{:016x}", std::hash::Hasher::finish(&hasher));
     let etag = format!("\"alle-{version}-{wanted}\"");
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
-    {
+    if stadtkarte_core::http::not_modified(headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let cache = cache_dir(state);

@@ -280,9 +280,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 fn respond(tile: &Tile, headers: &HeaderMap, max_age: u32) -> Response {
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == tile.etag.as_bytes());
+    let not_modified = stadtkarte_core::http::not_modified(headers, &tile.etag);
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else if tile.raw_len == 0 {
