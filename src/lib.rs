@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use stadtkarte_core::db::{self, PooledClient, describe_target};
 use stadtkarte_core::{AppState, Config, http, migrate, ops};
 use stadtkarte_importers::demo::{self, DemoOptions};
+use stadtkarte_importers::imagery::{self, ImageryImport};
 use stadtkarte_importers::vector::{self, VectorImport};
 use stadtkarte_importers::xplan::{self, XplanImport};
 use stadtkarte_opendata::registry::{self, DatasetInput};
@@ -169,6 +170,42 @@ enum ImportCommand {
     Vector(VectorArgs),
     /// Development plans (Bebauungspläne) from XPlanGML 5.x/6.0 (.gml or XPlanArchiv .zip).
     Xplan(XplanArgs),
+    /// Aerial images (any raster GDAL reads, in any CRS) as one epoch of tiled imagery;
+    /// several files of different resolution become parts of the same epoch.
+    Imagery(ImageryArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ImageryArgs {
+    /// The image file(s) of this epoch.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Year of the flight.
+    #[arg(long)]
+    year: i32,
+    /// Epoch id (default: luftbild-YEAR).
+    #[arg(long)]
+    id: Option<String>,
+    /// Title (default: "Luftbild YEAR").
+    #[arg(long)]
+    title: Option<String>,
+    /// Description.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Where the images come from (e.g. "Landesamt für Vermessung und Geobasisinformation").
+    #[arg(long, default_value = "")]
+    source: String,
+    /// CRS of the images when the file has none, e.g. EPSG:25832.
+    #[arg(long)]
+    source_srs: Option<String>,
+    /// Replace the epoch if it exists.
+    #[arg(long)]
+    replace: bool,
+    /// WebP quality 1–100 (default: imagery.quality).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: Option<u8>,
+    #[command(flatten)]
+    provenance: Provenance,
 }
 
 #[derive(Debug, clap::Args)]
@@ -263,6 +300,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
             Command::Demo { scale, seed } => load_demo(&config, DemoOptions { scale, seed }).await,
             Command::Import(ImportCommand::Vector(args)) => import_vector(&config, args).await,
             Command::Import(ImportCommand::Xplan(args)) => import_xplan(&config, args).await,
+            Command::Import(ImportCommand::Imagery(args)) => import_imagery(&config, args).await,
             Command::Dataset(command) => dataset(&config, command).await,
         }
     })
@@ -494,6 +532,56 @@ async fn import_xplan(config: &Config, args: XplanArgs) -> anyhow::Result<()> {
     }
     eprintln!("  Zeit            {:>6.2} s", s.elapsed.as_secs_f64());
     Ok(())
+}
+
+async fn import_imagery(config: &Config, args: ImageryArgs) -> anyhow::Result<()> {
+    let mut client = connect_and_migrate(config).await?;
+    let (license, attribution, actor) = args.provenance.resolve(config);
+    let job = ImageryImport {
+        files: args.files,
+        id: args.id.unwrap_or_else(|| format!("luftbild-{}", args.year)),
+        year: args.year,
+        title: args
+            .title
+            .unwrap_or_else(|| format!("Luftbild {}", args.year)),
+        description: args.description,
+        source: args.source,
+        license,
+        attribution,
+        source_srs: args.source_srs,
+        replace: args.replace,
+        quality: args.quality.unwrap_or(config.imagery.quality),
+        actor,
+        dir: PathBuf::from(&config.imagery.dir),
+        progress: true,
+    };
+    let s = imagery::import(&mut client, job).await?;
+    print_imagery_summary(&s);
+    Ok(())
+}
+
+fn print_imagery_summary(s: &imagery::ImagerySummary) {
+    #[allow(clippy::cast_precision_loss)]
+    let mb = |b: u64| b as f64 / 1_048_576.0;
+    eprintln!(
+        "Luftbild »{}«{}: Zoomstufen {}–{}, {} ({:.2} m/Pixel)",
+        s.id,
+        if s.replaced { " ersetzt" } else { "" },
+        s.min_zoom,
+        s.max_zoom,
+        if s.grayscale { "Graustufen" } else { "Farbe" },
+        s.resolution_m
+    );
+    eprintln!("  Kacheln       {:>10}", s.tiles);
+    eprintln!(
+        "  Speicher      {:>10.1} MB (Quelle {:.1} MB)",
+        mb(s.storage_bytes),
+        mb(s.source_bytes)
+    );
+    for note in &s.notes {
+        eprintln!("  Hinweis: {note}");
+    }
+    eprintln!("  Zeit          {:>10.1} s", s.elapsed.as_secs_f64());
 }
 
 async fn dataset(config: &Config, command: DatasetCommand) -> anyhow::Result<()> {

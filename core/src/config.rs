@@ -39,6 +39,32 @@ pub struct Config {
     pub tiles: TilesConfig,
     /// Open data.
     pub opendata: OpendataConfig,
+    /// Aerial imagery.
+    pub imagery: ImageryConfig,
+}
+
+/// `[imagery]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImageryConfig {
+    /// Folder of the prepared tile pyramids (one sub-folder per epoch). A relative path is
+    /// relative to the working directory.
+    pub dir: String,
+    /// WebP quality (1–100) of imported tiles.
+    pub quality: u8,
+    /// `Cache-Control: max-age` of imagery tiles, in seconds (their URLs change with every
+    /// import through the ETag, the tiles themselves are immutable per version).
+    pub max_age_secs: u32,
+}
+
+impl Default for ImageryConfig {
+    fn default() -> Self {
+        Self {
+            dir: "data/imagery".to_owned(),
+            quality: 80,
+            max_age_secs: 86_400,
+        }
+    }
 }
 
 /// `[opendata]`
@@ -299,6 +325,12 @@ impl Config {
             return Err(ConfigError::BadValue {
                 key: "database.pool_size",
                 reason: "must be at least 1".to_owned(),
+            });
+        }
+        if !(1..=100).contains(&self.imagery.quality) {
+            return Err(ConfigError::BadValue {
+                key: "imagery.quality",
+                reason: "must be between 1 and 100".to_owned(),
             });
         }
         let url = &self.server.public_url;

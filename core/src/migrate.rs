@@ -40,6 +40,7 @@ pub static MIGRATIONS: &[Migration] = migrations![
     4 => "0004_temporal_extent.sql",
     5 => "0005_tile_notifications.sql",
     6 => "0006_datasets.sql",
+    7 => "0007_imagery.sql",
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises migration runs.

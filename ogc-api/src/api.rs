@@ -248,8 +248,19 @@ pub async fn collections(
     let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
     let base = base_url(&state.config, &headers);
     let list = published(&state).await?;
+    let imagery = stadtkarte_tiles::imagery::collections(&state, &base).await?;
     if format == Offer::HTML {
         let mut rows = String::new();
+        for c in &imagery {
+            let _ = write!(
+                rows,
+                "<tr><td><a href=\"{base}/collections/{id}?f=html\">{}</a></td><td>{}</td><td>Luftbild</td><td>{}</td></tr>",
+                escape_html(c["title"].as_str().unwrap_or_default()),
+                escape_html(c["description"].as_str().unwrap_or_default()),
+                escape_html(c["attribution"].as_str().unwrap_or_default()),
+                id = escape_html(c["id"].as_str().unwrap_or_default())
+            );
+        }
         for c in &list {
             let _ = write!(
                 rows,
@@ -266,7 +277,11 @@ pub async fn collections(
         );
         return Ok(Html(html::page("Datensammlungen", &[("Start", "/")], &body)).into_response());
     }
-    let collections: Vec<Value> = list.iter().map(|c| collection_json(&base, c)).collect();
+    let collections: Vec<Value> = list
+        .iter()
+        .map(|c| collection_json(&base, c))
+        .chain(imagery)
+        .collect();
     Ok(json_response(
         "application/json",
         &json!({
@@ -280,6 +295,45 @@ pub async fn collections(
     ))
 }
 
+/// An imagery epoch (or the series) as a collection page.
+fn imagery_page(format: Offer, value: &Value) -> Response {
+    if format != Offer::HTML {
+        return json_response("application/json", value);
+    }
+    let text = |v: &Value| escape_html(v.as_str().unwrap_or_default());
+    let mut body = format!(
+        "<p>{}</p><p>Namensnennung: {}</p><ul>",
+        text(&value["description"]),
+        text(&value["attribution"])
+    );
+    if let Some(epochs) = value["epochs"].as_array() {
+        for e in epochs {
+            let _ = write!(
+                body,
+                "<li><a href=\"{}?f=html\">{} ({})</a></li>",
+                text(&e["href"]),
+                text(&e["title"]),
+                e["year"]
+            );
+        }
+    }
+    for link in value["links"].as_array().into_iter().flatten() {
+        let _ = write!(
+            body,
+            "<li><a href=\"{}\">{}</a></li>",
+            text(&link["href"]),
+            text(&link["rel"])
+        );
+    }
+    body.push_str("</ul>");
+    Html(html::page(
+        value["title"].as_str().unwrap_or_default(),
+        &[("Start", "/"), ("Sammlungen", "/collections")],
+        &body,
+    ))
+    .into_response()
+}
+
 /// `GET /collections/{id}`
 pub async fn collection_page(
     State(state): State<AppState>,
@@ -288,8 +342,19 @@ pub async fn collection_page(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
-    let schema = collection(&state, &id).await?;
     let base = base_url(&state.config, &headers);
+    let schema = match collection(&state, &id).await {
+        Ok(s) => s,
+        Err(p) if p.status == axum::http::StatusCode::NOT_FOUND => {
+            let Some(value) =
+                stadtkarte_tiles::imagery::collection_json(&state, &id, &base).await?
+            else {
+                return Err(p);
+            };
+            return Ok(imagery_page(format, &value));
+        }
+        Err(p) => return Err(p),
+    };
     let c = &schema.collection;
     if format == Offer::HTML {
         let href = format!("{base}/collections/{}", c.id);

@@ -1,6 +1,7 @@
 // Loads a MapLibre GL JS map in headless Chromium with a style whose vector source is the
 // TileJSON given on the command line, waits until the map is idle, and prints what a person
 // would check: whether the canvas shows something, and which features are rendered.
+// With LAYER "@raster" the TileJSON is a raster (imagery) source shown as a raster layer.
 //
 //   node maplibre.mjs TILEJSON_URL LAYER LON LAT ZOOM
 import http from "node:http";
@@ -19,11 +20,16 @@ window.errors = [];
 const map = new maplibregl.Map({
   container: "map", center: [${Number(lon)}, ${Number(lat)}], zoom: ${Number(zoom)},
   canvasContextAttributes: { preserveDrawingBuffer: true },
-  style: { version: 8, sources: { data: { type: "vector", url: ${JSON.stringify(tilejson)} } },
+  style: ${layer === "@raster" ? `{ version: 8,
+    sources: { data: { type: "raster", url: ${JSON.stringify(tilejson)}, tileSize: 256 } },
+    layers: [
+      { id: "background", type: "background", paint: { "background-color": "#ffffff" } },
+      { id: "fill", type: "raster", source: "data" } ] }` : `{ version: 8,
+    sources: { data: { type: "vector", url: ${JSON.stringify(tilejson)} } },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#ffffff" } },
       { id: "fill", type: "fill", source: "data", "source-layer": ${JSON.stringify(layer)},
-        paint: { "fill-color": "#b5533c" } } ] } });
+        paint: { "fill-color": "#b5533c" } } ] }`} });
 map.on("error", (e) => window.errors.push(String(e.error && e.error.message || e)));
 window.done = new Promise((resolve) => map.once("idle", resolve));
 window.map = map;
@@ -64,7 +70,8 @@ try {
     for (let i = 0; i < pixels.length; i += 4) {
       if (pixels[i] < 240 || pixels[i + 1] < 240 || pixels[i + 2] < 240) coloured++;
     }
-    const features = window.map.queryRenderedFeatures({ layers: ["fill"] });
+    const raster = window.map.getLayer("fill").type === "raster";
+    const features = raster ? [] : window.map.queryRenderedFeatures({ layers: ["fill"] });
     return {
       coloured,
       features: features.length,

@@ -3,11 +3,14 @@
 //! single-flight cache of compressed tiles, and live eviction of changed tiles through
 //! `LISTEN/NOTIFY`.
 //!
-//! To come: imagery tiles copied byte for byte from aligned pyramids, and WMTS. This crate never
-//! decodes or re-encodes an imagery tile on the request path, and it does not need GDAL.
+//! Aerial imagery: tiles copied byte for byte from aligned pyramids ([`cog`], [`imagery`]) as
+//! XYZ with TileJSON, OGC API Tiles map tiles and WMTS 1.0.0. This crate never decodes or
+//! re-encodes an imagery tile on the request path, and it does not need GDAL.
 
 mod cache;
+pub mod cog;
 mod handlers;
+pub mod imagery;
 mod live;
 mod render;
 pub mod tms;
@@ -43,11 +46,42 @@ pub fn router(state: AppState) -> Router {
         cache.clone(),
         schemas.clone(),
     ));
+    let imagery_state = imagery::ImageryState {
+        imagery: imagery::Imagery::new(state.clone()),
+        app: state.clone(),
+    };
     let tile_state = TileState {
         app: state,
         cache,
         schemas,
     };
+    let imagery_routes = Router::new()
+        .route("/imagery", get(imagery::list))
+        .route("/imagery/{id}", get(imagery::tilejson_route))
+        .route("/imagery/{id}/{z}/{x}/{y}", get(imagery::xyz_tile))
+        .route("/collections/{id}/map/tiles", get(imagery::map_tilesets))
+        .route(
+            "/collections/{id}/map/tiles/{tms}",
+            get(imagery::map_tileset),
+        )
+        .route(
+            "/collections/{id}/map/tiles/{tms}/{z}/{row}/{col}",
+            get(imagery::map_tile),
+        )
+        .route("/wmts", get(imagery::wmts_kvp))
+        .route(
+            "/wmts/1.0.0/WMTSCapabilities.xml",
+            get(imagery::wmts_capabilities),
+        )
+        .route(
+            "/wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}",
+            get(imagery::wmts_tile),
+        )
+        .route(
+            "/wmts/1.0.0/{layer}/{style}/{time}/{tms}/{z}/{row}/{col}",
+            get(imagery::wmts_time_tile),
+        )
+        .with_state(imagery_state);
     Router::new()
         .route("/tileMatrixSets", get(handlers::tile_matrix_sets))
         .route("/tileMatrixSets/{id}", get(handlers::tile_matrix_set))
@@ -67,4 +101,5 @@ pub fn router(state: AppState) -> Router {
             get(handlers::collection_tile),
         )
         .with_state(tile_state)
+        .merge(imagery_routes)
 }

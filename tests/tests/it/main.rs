@@ -19,6 +19,7 @@ mod datasets;
 mod demo;
 mod downloads;
 mod http;
+mod imagery;
 mod import_process;
 mod import_vector;
 mod import_xplan;

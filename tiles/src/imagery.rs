@@ -1,0 +1,872 @@
+//! Aerial imagery: tiles copied byte for byte from the aligned pyramids the importer prepares
+//! (one Cloud-Optimized `GeoTIFF` per zoom level and part, WebP tiles with alpha), as XYZ with
+//! TileJSON, OGC API Tiles map tiles and WMTS 1.0.0 (REST and KVP).
+//!
+//! Epochs are named by id (`luftbild-1958`) or by year (`1958`); the series collection
+//! [`SERIES`] lists every epoch and takes the epoch from `datetime`. A request never touches
+//! the database while the epoch is cached (a few seconds), and never decodes an image.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stadtkarte_core::db::DbError;
+use stadtkarte_core::http::base_url;
+use stadtkarte_core::problem::escape_html;
+use stadtkarte_core::{AppState, Problem};
+
+use crate::cog::{CogLevel, TileCodec};
+use crate::tms::{TileMatrixSet, WEB_MERCATOR_QUAD};
+
+/// Id of the collection that holds every epoch (the time series of aerial images).
+pub const SERIES: &str = "luftbilder";
+
+/// One imagery epoch, ready to serve.
+#[derive(Debug)]
+pub struct Epoch {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Year of the flight.
+    pub year: i32,
+    /// Where the images come from.
+    pub source: String,
+    /// Licence.
+    pub license: String,
+    /// Attribution text.
+    pub attribution: String,
+    /// One band of grey.
+    pub grayscale: bool,
+    /// Finest ground resolution of the source (m/pixel).
+    pub resolution_m: f64,
+    /// Footprint bounding box in CRS84.
+    pub bbox: [f64; 4],
+    /// Shallowest zoom level.
+    pub min_zoom: u8,
+    /// Deepest zoom level.
+    pub max_zoom: u8,
+    /// Changes with every import.
+    pub version: String,
+    /// When it was imported (RFC 3339).
+    pub updated: String,
+    /// Tile codec.
+    pub codec: TileCodec,
+    /// Levels by zoom; within a zoom, finer parts last.
+    levels: Vec<CogLevel>,
+}
+
+/// What a tile request finds.
+#[derive(Debug)]
+pub enum Found {
+    /// The zoom level is outside the pyramid.
+    OutOfRange,
+    /// Inside the pyramid, but no image there.
+    Empty,
+    /// The tile's bytes.
+    Tile(Vec<u8>),
+}
+
+impl Epoch {
+    /// The tile at (z, column, row), read from the finest part that has it.
+    pub fn tile(&self, z: u8, col: u32, row: u32) -> std::io::Result<Found> {
+        if z < self.min_zoom || z > self.max_zoom {
+            return Ok(Found::OutOfRange);
+        }
+        for level in self.levels.iter().rev().filter(|l| l.zoom == z) {
+            if level.has_tile(col, row)
+                && let Some(bytes) = level.tile(col, row)?
+            {
+                return Ok(Found::Tile(bytes));
+            }
+        }
+        Ok(Found::Empty)
+    }
+
+    /// Stored tiles and bytes over all levels.
+    #[must_use]
+    pub fn stored(&self) -> (u64, u64) {
+        self.levels
+            .iter()
+            .map(CogLevel::stored)
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+
+    fn etag(&self, z: u8, col: u32, row: u32) -> String {
+        format!("\"{}.{z}.{col}.{row}\"", self.version)
+    }
+}
+
+/// One entry of `catalog.imagery.levels`.
+#[derive(Debug, Deserialize)]
+struct LevelRow {
+    zoom: u8,
+    part: u32,
+    file: String,
+}
+
+/// Epochs by the name a request used, briefly cached; parsed pyramids by version.
+#[derive(Debug, Clone)]
+pub struct Imagery {
+    app: AppState,
+    by_name: moka::future::Cache<String, Arc<Epoch>>,
+    by_version: moka::sync::Cache<String, Arc<Epoch>>,
+}
+
+impl Imagery {
+    /// A registry over the catalog of `app`.
+    #[must_use]
+    pub fn new(app: AppState) -> Self {
+        Self {
+            app,
+            by_name: moka::future::Cache::builder()
+                .max_capacity(1_000)
+                .time_to_live(Duration::from_secs(3))
+                .build(),
+            by_version: moka::sync::Cache::builder().max_capacity(200).build(),
+        }
+    }
+
+    fn dir(&self) -> PathBuf {
+        PathBuf::from(&self.app.config.imagery.dir)
+    }
+
+    /// The epoch named `name`: an id, or a year (the newest epoch of that year).
+    pub async fn epoch(&self, name: &str) -> Result<Arc<Epoch>, Problem> {
+        let this = self.clone();
+        let key = name.to_owned();
+        self.by_name
+            .try_get_with(key.clone(), async move { this.load(&key).await })
+            .await
+            .map_err(|e: Arc<Problem>| (*e).clone())
+    }
+
+    async fn load(&self, name: &str) -> Result<Arc<Epoch>, Problem> {
+        let client = self.app.pool.get().await.map_err(DbError::from)?;
+        let by_year = name.len() == 4 && name.bytes().all(|b| b.is_ascii_digit());
+        let filter = if by_year {
+            "year = $1::text::int"
+        } else {
+            "id = $1"
+        };
+        let sql = format!(
+            "SELECT id, title, description, year, source, license, attribution, grayscale,
+                    resolution_m, ARRAY[ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)],
+                    min_zoom, max_zoom, tile_format, version, levels::text,
+                    to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+               FROM catalog.imagery, LATERAL (SELECT Box2D(footprint) AS b) x
+              WHERE {filter}
+              ORDER BY updated_at DESC LIMIT 1"
+        );
+        let row = client
+            .query_opt(&sql, &[&name])
+            .await
+            .map_err(DbError::query("reading an imagery epoch"))?
+            .ok_or_else(|| {
+                Problem::not_found(format!(
+                    "Es gibt kein Luftbild {name:?} / there is no imagery epoch {name:?}."
+                ))
+            })?;
+        let version: String = row.get(13);
+        if let Some(epoch) = self.by_version.get(&version) {
+            return Ok(epoch);
+        }
+        let levels: Vec<LevelRow> = serde_json::from_str(row.get::<_, &str>(14))
+            .map_err(|e| Problem::internal(format!("catalog.imagery.levels: {e}")))?;
+        let dir = self.dir();
+        let mut opened = tokio::task::spawn_blocking(move || {
+            levels
+                .into_iter()
+                .map(|l| {
+                    let path = dir.join(&l.file);
+                    CogLevel::open(&path)
+                        .map(|c| (l.zoom, l.part, c))
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(Problem::internal)?
+        .map_err(Problem::internal)?;
+        opened.sort_by_key(|(zoom, part, _)| (*zoom, *part));
+        let codec = opened.first().map_or(TileCodec::Webp, |l| l.2.codec);
+        let bbox: Vec<f64> = row.get(9);
+        let min_zoom: i16 = row.get(10);
+        let max_zoom: i16 = row.get(11);
+        let epoch = Arc::new(Epoch {
+            id: row.get(0),
+            title: row.get(1),
+            description: row.get(2),
+            year: row.get(3),
+            source: row.get(4),
+            license: row.get(5),
+            attribution: row.get(6),
+            grayscale: row.get(7),
+            resolution_m: row.get(8),
+            bbox: [bbox[0], bbox[1], bbox[2], bbox[3]],
+            min_zoom: u8::try_from(min_zoom).unwrap_or(0),
+            max_zoom: u8::try_from(max_zoom).unwrap_or(0),
+            version: version.clone(),
+            updated: row.get(15),
+            codec,
+            levels: opened.into_iter().map(|l| l.2).collect(),
+        });
+        self.by_version.insert(version, epoch.clone());
+        Ok(epoch)
+    }
+
+    /// Every epoch, oldest first.
+    pub async fn list(&self) -> Result<Vec<Arc<Epoch>>, Problem> {
+        let client = self.app.pool.get().await.map_err(DbError::from)?;
+        let ids: Vec<String> = client
+            .query("SELECT id FROM catalog.imagery ORDER BY year, id", &[])
+            .await
+            .map_err(DbError::query("listing imagery epochs"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        drop(client);
+        let mut epochs = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.epoch(&id).await {
+                Ok(e) => epochs.push(e),
+                // Removed between the two queries.
+                Err(p) if p.status == StatusCode::NOT_FOUND => {}
+                Err(p) => return Err(p),
+            }
+        }
+        Ok(epochs)
+    }
+
+    /// The epoch a series request means: the year in `datetime` (`1958`, `1958-06-01`,
+    /// `1958-06-01T10:00:00Z`), or the newest epoch.
+    pub async fn in_series(&self, datetime: Option<&str>) -> Result<Arc<Epoch>, Problem> {
+        match datetime.filter(|d| !d.is_empty()) {
+            Some(d) => {
+                let year = d.get(..4).filter(|y| y.bytes().all(|b| b.is_ascii_digit()));
+                let year = year.ok_or_else(|| {
+                    Problem::bad_request(format!(
+                        "datetime {d:?} names no year; use e.g. 1958 or 1958-06-01"
+                    ))
+                })?;
+                self.epoch(year).await.map_err(|p| {
+                    if p.status == StatusCode::NOT_FOUND {
+                        Problem::not_found(format!(
+                            "Es gibt kein Luftbild aus dem Jahr {year} / no imagery epoch of {year}."
+                        ))
+                    } else {
+                        p
+                    }
+                })
+            }
+            None => self.list().await?.pop().ok_or_else(|| {
+                Problem::not_found("Es sind noch keine Luftbilder importiert / no imagery yet.")
+            }),
+        }
+    }
+
+    /// An epoch by the name in a path, or the series with its `datetime`.
+    async fn named(&self, name: &str, datetime: Option<&str>) -> Result<Arc<Epoch>, Problem> {
+        if name == SERIES {
+            self.in_series(datetime).await
+        } else {
+            self.epoch(name).await
+        }
+    }
+}
+
+/// State of the imagery routes.
+#[derive(Debug, Clone)]
+pub struct ImageryState {
+    /// The shared state.
+    pub app: AppState,
+    /// The epochs.
+    pub imagery: Imagery,
+}
+
+fn number(text: &str, what: &str) -> Result<u32, Problem> {
+    let digits = text.split('.').next().unwrap_or(text);
+    digits
+        .parse::<u32>()
+        .map_err(|_| Problem::bad_request(format!("{what} {text:?} is not a whole number")))
+}
+
+/// Answers one tile request.
+fn serve(
+    state: &ImageryState,
+    epoch: &Epoch,
+    (z, col, row): (&str, &str, &str),
+    headers: &HeaderMap,
+) -> Result<Response, Problem> {
+    let z = number(z, "zoom level")?;
+    let col = number(col, "column")?;
+    let row = number(row, "row")?;
+    let z = u8::try_from(z)
+        .ok()
+        .filter(|z| *z <= 30)
+        .ok_or_else(|| Problem::not_found(format!("zoom level {z} is not in the pyramid")))?;
+    if z <= 24 && (col >= 1 << z || row >= 1 << z) {
+        return Err(Problem::bad_request(format!(
+            "tile {col}/{row} is outside the tile matrix of zoom level {z}"
+        )));
+    }
+    let found = epoch.tile(z, col, row).map_err(Problem::internal)?;
+    let etag = epoch.etag(z, col, row);
+    let mut response = match found {
+        Found::OutOfRange => {
+            return Err(Problem::not_found(format!(
+                "{} hat Kacheln der Zoomstufen {} bis {} / zoom level {z} is outside the pyramid ({}–{}).",
+                epoch.title, epoch.min_zoom, epoch.max_zoom, epoch.min_zoom, epoch.max_zoom
+            )));
+        }
+        _ if stadtkarte_core::http::not_modified(headers, &etag) => {
+            StatusCode::NOT_MODIFIED.into_response()
+        }
+        Found::Empty => StatusCode::NO_CONTENT.into_response(),
+        Found::Tile(bytes) => {
+            let mut r = Response::new(Body::from(bytes));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(epoch.codec.media_type()),
+            );
+            r
+        }
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "public, max-age={}",
+        state.app.config.imagery.max_age_secs
+    )) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    Ok(response)
+}
+
+/// Query of tile requests.
+#[derive(Debug, Deserialize, Default)]
+pub struct TileQuery {
+    /// The epoch of the series, by year.
+    #[serde(default)]
+    datetime: Option<String>,
+    /// German alias of `datetime`.
+    #[serde(default)]
+    jahr: Option<String>,
+}
+
+impl TileQuery {
+    fn datetime(&self) -> Option<&str> {
+        self.datetime.as_deref().or(self.jahr.as_deref())
+    }
+}
+
+/// `GET /imagery/{id}/{z}/{x}/{y}`: XYZ tiles.
+pub async fn xyz_tile(
+    State(state): State<ImageryState>,
+    Path((id, z, x, y)): Path<(String, String, String, String)>,
+    Query(query): Query<TileQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let epoch = state.imagery.named(&id, query.datetime()).await?;
+    serve(&state, &epoch, (&z, &x, &y), &headers)
+}
+
+/// `GET /collections/{id}/map/tiles/{tms}/{z}/{row}/{col}`: OGC API Tiles map tiles.
+pub async fn map_tile(
+    State(state): State<ImageryState>,
+    Path((id, tms, z, row, col)): Path<(String, String, String, String, String)>,
+    Query(query): Query<TileQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    check_tms(&tms)?;
+    let epoch = state.imagery.named(&id, query.datetime()).await?;
+    serve(&state, &epoch, (&z, &col, &row), &headers)
+}
+
+fn check_tms(tms: &str) -> Result<TileMatrixSet, Problem> {
+    if tms == WEB_MERCATOR_QUAD.id {
+        Ok(WEB_MERCATOR_QUAD)
+    } else {
+        Err(Problem::not_found(format!(
+            "Aerial imagery is tiled in WebMercatorQuad only, not {tms:?}."
+        )))
+    }
+}
+
+fn json_response(value: &Value, media_type: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, media_type)], value.to_string()).into_response()
+}
+
+/// The TileJSON 3.0 document of an epoch.
+fn tilejson(base: &str, name: &str, epoch: &Epoch) -> Value {
+    let b = epoch.bbox;
+    json!({
+        "tilejson": "3.0.0",
+        "name": epoch.title,
+        "description": epoch.description,
+        "version": "1.0.0",
+        "attribution": epoch.attribution,
+        "scheme": "xyz",
+        "tiles": [format!("{base}/imagery/{name}/{{z}}/{{x}}/{{y}}")],
+        "minzoom": epoch.min_zoom,
+        "maxzoom": epoch.max_zoom,
+        "bounds": b,
+        "center": [f64::midpoint(b[0], b[2]), f64::midpoint(b[1], b[3]), epoch.min_zoom.max(13).min(epoch.max_zoom)],
+        "format": epoch.codec.extension(),
+        "tileSize": 256,
+        "year": epoch.year,
+    })
+}
+
+fn summary(base: &str, epoch: &Epoch) -> Value {
+    let (tiles, bytes) = epoch.stored();
+    json!({
+        "id": epoch.id,
+        "title": epoch.title,
+        "description": epoch.description,
+        "year": epoch.year,
+        "grayscale": epoch.grayscale,
+        "resolution_m": epoch.resolution_m,
+        "minzoom": epoch.min_zoom,
+        "maxzoom": epoch.max_zoom,
+        "bbox": epoch.bbox,
+        "source": epoch.source,
+        "license": epoch.license,
+        "attribution": epoch.attribution,
+        "updated": epoch.updated,
+        "tiles": tiles,
+        "bytes": bytes,
+        "links": [
+            {"rel": "tilejson", "type": "application/json", "href": format!("{base}/imagery/{}", epoch.id)},
+            {"rel": "item", "type": epoch.codec.media_type(), "templated": true,
+             "href": format!("{base}/imagery/{}/{{z}}/{{x}}/{{y}}", epoch.id)},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map", "type": "application/json",
+             "href": format!("{base}/collections/{}/map/tiles", epoch.id)},
+            {"rel": "service", "type": "application/xml", "title": "WMTS",
+             "href": format!("{base}/wmts/1.0.0/WMTSCapabilities.xml")},
+        ],
+    })
+}
+
+/// `GET /imagery`: every epoch, oldest first.
+pub async fn list(
+    State(state): State<ImageryState>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let base = base_url(&state.app.config, &headers);
+    let epochs = state.imagery.list().await?;
+    let items: Vec<Value> = epochs.iter().map(|e| summary(&base, e)).collect();
+    Ok(json_response(
+        &json!({"series": SERIES, "epochs": items, "links": [
+            {"rel": "self", "type": "application/json", "href": format!("{base}/imagery")},
+            {"rel": "service", "type": "application/xml", "href": format!("{base}/wmts/1.0.0/WMTSCapabilities.xml")},
+        ]}),
+        "application/json",
+    ))
+}
+
+/// `GET /imagery/{id}`: TileJSON of an epoch (or of the series, with `datetime`).
+pub async fn tilejson_route(
+    State(state): State<ImageryState>,
+    Path(id): Path<String>,
+    Query(query): Query<TileQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let base = base_url(&state.app.config, &headers);
+    let epoch = state.imagery.named(&id, query.datetime()).await?;
+    let name = if id == SERIES {
+        epoch.id.as_str()
+    } else {
+        id.as_str()
+    };
+    Ok(json_response(
+        &tilejson(&base, name, &epoch),
+        "application/json",
+    ))
+}
+
+fn limits(epoch: &Epoch) -> Vec<Value> {
+    let bbox = WEB_MERCATOR_QUAD.from_crs84(epoch.bbox);
+    (epoch.min_zoom..=epoch.max_zoom)
+        .map(|z| {
+            let (c0, r0, c1, r1) = WEB_MERCATOR_QUAD.cover(z, bbox);
+            json!({"tileMatrix": z.to_string(), "minTileRow": r0, "maxTileRow": r1,
+                   "minTileCol": c0, "maxTileCol": c1})
+        })
+        .collect()
+}
+
+fn tileset(base: &str, epoch: &Epoch, collection: &str) -> Value {
+    json!({
+        "title": epoch.title,
+        "description": epoch.description,
+        "dataType": "map",
+        "crs": WEB_MERCATOR_QUAD.crs,
+        "tileMatrixSetURI": WEB_MERCATOR_QUAD.uri,
+        "tileMatrixSetLimits": limits(epoch),
+        "boundingBox": {
+            "lowerLeft": [epoch.bbox[0], epoch.bbox[1]],
+            "upperRight": [epoch.bbox[2], epoch.bbox[3]],
+            "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+        },
+        "attribution": epoch.attribution,
+        "license": epoch.license,
+        "links": [
+            {"rel": "self", "type": "application/json",
+             "href": format!("{base}/collections/{collection}/map/tiles/WebMercatorQuad")},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json",
+             "href": format!("{base}/tileMatrixSets/WebMercatorQuad")},
+            {"rel": "item", "type": epoch.codec.media_type(), "templated": true,
+             "href": format!("{base}/collections/{collection}/map/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}")},
+        ],
+    })
+}
+
+/// `GET /collections/{id}/map/tiles`: the map tilesets of an epoch.
+pub async fn map_tilesets(
+    State(state): State<ImageryState>,
+    Path(id): Path<String>,
+    Query(query): Query<TileQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let base = base_url(&state.app.config, &headers);
+    let epoch = state.imagery.named(&id, query.datetime()).await?;
+    let href = format!("{base}/collections/{id}/map/tiles/WebMercatorQuad");
+    Ok(json_response(
+        &json!({
+            "tilesets": [{
+                "title": epoch.title,
+                "dataType": "map",
+                "crs": WEB_MERCATOR_QUAD.crs,
+                "tileMatrixSetURI": WEB_MERCATOR_QUAD.uri,
+                "links": [
+                    {"rel": "self", "type": "application/json", "href": href},
+                    {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
+                     "href": format!("{base}/tileMatrixSets/WebMercatorQuad")},
+                ],
+            }],
+            "links": [{"rel": "self", "type": "application/json",
+                       "href": format!("{base}/collections/{id}/map/tiles")}],
+        }),
+        "application/json",
+    ))
+}
+
+/// `GET /collections/{id}/map/tiles/{tms}`: tileset metadata.
+pub async fn map_tileset(
+    State(state): State<ImageryState>,
+    Path((id, tms)): Path<(String, String)>,
+    Query(query): Query<TileQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    check_tms(&tms)?;
+    let base = base_url(&state.app.config, &headers);
+    let epoch = state.imagery.named(&id, query.datetime()).await?;
+    Ok(json_response(
+        &tileset(&base, &epoch, &id),
+        "application/json",
+    ))
+}
+
+/// The JSON of `/collections/{id}` for an epoch or the series, for the OGC API collection
+/// routes; `None` when `id` is no imagery.
+pub async fn collection_json(
+    state: &AppState,
+    id: &str,
+    base: &str,
+) -> Result<Option<Value>, Problem> {
+    let imagery = Imagery::new(state.clone());
+    let epochs = match imagery.list().await {
+        Ok(e) => e,
+        Err(p) => return Err(p),
+    };
+    let describe = |e: &Epoch, id: &str| {
+        json!({
+            "id": id,
+            "title": e.title,
+            "description": e.description,
+            "itemType": "map",
+            "dataType": "map",
+            "attribution": e.attribution,
+            "extent": {
+                "spatial": {"bbox": [e.bbox], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
+                "temporal": {"interval": [[format!("{}-01-01T00:00:00Z", e.year), format!("{}-12-31T23:59:59Z", e.year)]]},
+            },
+            "links": [
+                {"rel": "self", "type": "application/json", "href": format!("{base}/collections/{id}")},
+                {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map", "type": "application/json",
+                 "href": format!("{base}/collections/{id}/map/tiles")},
+                {"rel": "license", "title": e.license, "href": format!("{base}/imagery")},
+            ],
+        })
+    };
+    if id == SERIES {
+        let Some(newest) = epochs.last() else {
+            return Ok(None);
+        };
+        let mut value = describe(newest, SERIES);
+        value["title"] = json!("Luftbilder (alle Jahrgänge)");
+        value["description"] = json!(
+            "Luftbilder der Stadt aus mehreren Jahrzehnten; datetime=JAHR wählt den Jahrgang."
+        );
+        let years: Vec<i32> = epochs.iter().map(|e| e.year).collect();
+        value["extent"]["temporal"]["interval"] = json!([[
+            format!(
+                "{}-01-01T00:00:00Z",
+                years.first().copied().unwrap_or(newest.year)
+            ),
+            format!("{}-12-31T23:59:59Z", newest.year)
+        ]]);
+        value["epochs"] = epochs
+            .iter()
+            .map(|e| {
+                json!({"id": e.id, "year": e.year, "title": e.title, "grayscale": e.grayscale,
+                            "href": format!("{base}/collections/{}", e.id)})
+            })
+            .collect();
+        return Ok(Some(value));
+    }
+    Ok(epochs.iter().find(|e| e.id == id).map(|e| describe(e, id)))
+}
+
+/// Ids and titles of every epoch plus the series, for `/collections`.
+pub async fn collections(state: &AppState, base: &str) -> Result<Vec<Value>, Problem> {
+    let imagery = Imagery::new(state.clone());
+    let epochs = imagery.list().await?;
+    if epochs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids = vec![SERIES.to_owned()];
+    ids.extend(epochs.iter().map(|e| e.id.clone()));
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(v) = collection_json(state, &id, base).await? {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// WMTS 1.0.0
+
+const SCALE_PIXEL: f64 = 0.000_28;
+
+fn xml(text: &str) -> String {
+    escape_html(text)
+}
+
+/// The WMTS capabilities document.
+fn capabilities(base: &str, epochs: &[Arc<Epoch>]) -> String {
+    let mut out = String::with_capacity(8192);
+    let _ = write!(
+        out,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Capabilities xmlns="http://www.opengis.net/wmts/1.0" xmlns:ows="http://www.opengis.net/ows/1.1" xmlns:xlink="http://www.w3.org/1999/xlink" version="1.0.0">
+<ows:ServiceIdentification><ows:Title>Stadtkarte – Luftbilder</ows:Title><ows:Abstract>Aktuelle und historische Luftbilder als Kacheln (WebMercatorQuad)</ows:Abstract><ows:ServiceType>OGC WMTS</ows:ServiceType><ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion></ows:ServiceIdentification>
+<ows:OperationsMetadata>
+<ows:Operation name="GetCapabilities"><ows:DCP><ows:HTTP><ows:Get xlink:href="{base}/wmts/1.0.0/WMTSCapabilities.xml"><ows:Constraint name="GetEncoding"><ows:AllowedValues><ows:Value>RESTful</ows:Value></ows:AllowedValues></ows:Constraint></ows:Get><ows:Get xlink:href="{base}/wmts?"><ows:Constraint name="GetEncoding"><ows:AllowedValues><ows:Value>KVP</ows:Value></ows:AllowedValues></ows:Constraint></ows:Get></ows:HTTP></ows:DCP></ows:Operation>
+<ows:Operation name="GetTile"><ows:DCP><ows:HTTP><ows:Get xlink:href="{base}/wmts/1.0.0/"><ows:Constraint name="GetEncoding"><ows:AllowedValues><ows:Value>RESTful</ows:Value></ows:AllowedValues></ows:Constraint></ows:Get><ows:Get xlink:href="{base}/wmts?"><ows:Constraint name="GetEncoding"><ows:AllowedValues><ows:Value>KVP</ows:Value></ows:AllowedValues></ows:Constraint></ows:Get></ows:HTTP></ows:DCP></ows:Operation>
+</ows:OperationsMetadata>
+<Contents>
+"#
+    );
+    let layer = |out: &mut String, id: &str, e: &Epoch, time: Option<&[Arc<Epoch>]>| {
+        let b = e.bbox;
+        let mime = e.codec.media_type();
+        let ext = e.codec.extension();
+        let _ = write!(
+            out,
+            "<Layer><ows:Title>{}</ows:Title><ows:Abstract>{}</ows:Abstract>\
+             <ows:WGS84BoundingBox><ows:LowerCorner>{} {}</ows:LowerCorner><ows:UpperCorner>{} {}</ows:UpperCorner></ows:WGS84BoundingBox>\
+             <ows:Identifier>{id}</ows:Identifier>\
+             <Style isDefault=\"true\"><ows:Identifier>default</ows:Identifier></Style>\
+             <Format>{mime}</Format>",
+            xml(if time.is_some() {
+                "Luftbilder (alle Jahrgänge)"
+            } else {
+                &e.title
+            }),
+            xml(&format!("{} — {}", e.description, e.attribution)),
+            b[0],
+            b[1],
+            b[2],
+            b[3]
+        );
+        if let Some(all) = time {
+            let _ = write!(
+                out,
+                "<Dimension><ows:Identifier>Time</ows:Identifier><Default>{}</Default>",
+                e.year
+            );
+            for ep in all {
+                let _ = write!(out, "<Value>{}</Value>", ep.year);
+            }
+            out.push_str("</Dimension>");
+        }
+        out.push_str("<TileMatrixSetLink><TileMatrixSet>WebMercatorQuad</TileMatrixSet><TileMatrixSetLimits>");
+        let bbox = WEB_MERCATOR_QUAD.from_crs84(b);
+        let (lo, hi) = match time {
+            Some(all) => (
+                all.iter().map(|x| x.min_zoom).min().unwrap_or(e.min_zoom),
+                all.iter().map(|x| x.max_zoom).max().unwrap_or(e.max_zoom),
+            ),
+            None => (e.min_zoom, e.max_zoom),
+        };
+        for z in lo..=hi {
+            let (c0, r0, c1, r1) = WEB_MERCATOR_QUAD.cover(z, bbox);
+            let _ = write!(
+                out,
+                "<TileMatrixLimits><TileMatrix>{z}</TileMatrix><MinTileRow>{r0}</MinTileRow><MaxTileRow>{r1}</MaxTileRow><MinTileCol>{c0}</MinTileCol><MaxTileCol>{c1}</MaxTileCol></TileMatrixLimits>"
+            );
+        }
+        out.push_str("</TileMatrixSetLimits></TileMatrixSetLink>");
+        let time_segment = if time.is_some() { "{Time}/" } else { "" };
+        let _ = writeln!(
+            out,
+            "<ResourceURL format=\"{mime}\" resourceType=\"tile\" template=\"{base}/wmts/1.0.0/{id}/{{Style}}/{time_segment}{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{ext}\"/></Layer>"
+        );
+    };
+    if let Some(newest) = epochs.last() {
+        layer(&mut out, SERIES, newest, Some(epochs));
+    }
+    for e in epochs {
+        layer(&mut out, &e.id, e, None);
+    }
+    let deepest = epochs.iter().map(|e| e.max_zoom).max().unwrap_or(19);
+    let _ = write!(
+        out,
+        "<TileMatrixSet><ows:Identifier>WebMercatorQuad</ows:Identifier>\
+         <ows:SupportedCRS>urn:ogc:def:crs:EPSG::3857</ows:SupportedCRS>\
+         <WellKnownScaleSet>urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible</WellKnownScaleSet>"
+    );
+    for z in 0..=deepest {
+        let n = 1u64 << z;
+        let _ = write!(
+            out,
+            "<TileMatrix><ows:Identifier>{z}</ows:Identifier><ScaleDenominator>{}</ScaleDenominator>\
+             <TopLeftCorner>{} {}</TopLeftCorner><TileWidth>256</TileWidth><TileHeight>256</TileHeight>\
+             <MatrixWidth>{n}</MatrixWidth><MatrixHeight>{n}</MatrixHeight></TileMatrix>",
+            WEB_MERCATOR_QUAD.cell(z) / SCALE_PIXEL,
+            WEB_MERCATOR_QUAD.origin.0,
+            WEB_MERCATOR_QUAD.origin.1
+        );
+    }
+    let _ = write!(
+        out,
+        "</TileMatrixSet>\n</Contents>\n<ServiceMetadataURL xlink:href=\"{base}/wmts/1.0.0/WMTSCapabilities.xml\"/>\n</Capabilities>\n"
+    );
+    out
+}
+
+fn xml_response(body: String) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /wmts/1.0.0/WMTSCapabilities.xml`
+pub async fn wmts_capabilities(
+    State(state): State<ImageryState>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let base = base_url(&state.app.config, &headers);
+    let epochs = state.imagery.list().await?;
+    Ok(xml_response(capabilities(&base, &epochs)))
+}
+
+/// `GET /wmts/1.0.0/{layer}/{style}/{tms}/{z}/{row}/{col}.webp`
+pub async fn wmts_tile(
+    State(state): State<ImageryState>,
+    Path((layer, _style, tms, z, row, col)): Path<(String, String, String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    check_tms(&tms)?;
+    let epoch = state.imagery.named(&layer, None).await?;
+    serve(&state, &epoch, (&z, &col, &row), &headers)
+}
+
+/// `GET /wmts/1.0.0/{layer}/{style}/{time}/{tms}/{z}/{row}/{col}.webp` (time dimension)
+pub async fn wmts_time_tile(
+    State(state): State<ImageryState>,
+    Path((layer, _style, time, tms, z, row, col)): Path<(
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+    )>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    check_tms(&tms)?;
+    let epoch = if layer == SERIES {
+        state.imagery.in_series(Some(&time)).await?
+    } else {
+        state.imagery.epoch(&layer).await?
+    };
+    serve(&state, &epoch, (&z, &col, &row), &headers)
+}
+
+/// `GET /wmts?SERVICE=WMTS&REQUEST=GetCapabilities|GetTile&…` (KVP; parameter names in any case)
+pub async fn wmts_kvp(
+    State(state): State<ImageryState>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    if let Some(service) = get("service").filter(|s| !s.eq_ignore_ascii_case("WMTS")) {
+        return Err(Problem::bad_request(format!(
+            "SERVICE={service}: only WMTS is offered here"
+        )));
+    }
+    match get("request").map(str::to_ascii_lowercase).as_deref() {
+        Some("getcapabilities") | None => {
+            let base = base_url(&state.app.config, &headers);
+            let epochs = state.imagery.list().await?;
+            Ok(xml_response(capabilities(&base, &epochs)))
+        }
+        Some("gettile") => {
+            let need = |name: &str| {
+                get(name).ok_or_else(|| {
+                    Problem::bad_request(format!("GetTile needs {}", name.to_ascii_uppercase()))
+                })
+            };
+            check_tms(need("tilematrixset")?)?;
+            let layer = need("layer")?;
+            let epoch = if layer == SERIES {
+                state.imagery.in_series(get("time")).await?
+            } else {
+                state.imagery.epoch(layer).await?
+            };
+            serve(
+                &state,
+                &epoch,
+                (need("tilematrix")?, need("tilecol")?, need("tilerow")?),
+                &headers,
+            )
+        }
+        Some(other) => Err(Problem::bad_request(format!(
+            "REQUEST={other}: use GetCapabilities or GetTile"
+        ))),
+    }
+}
