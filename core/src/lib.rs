@@ -8,11 +8,13 @@
 //! catalog only.
 
 pub mod catalog;
+pub mod cog;
 pub mod config;
 pub mod cql2;
 pub mod crs;
 pub mod db;
 pub mod http;
+pub mod imagery;
 pub mod migrate;
 pub mod negotiate;
 pub mod ops;

@@ -24,9 +24,9 @@ use gdal::Dataset;
 use gdal::raster::{ColorInterpretation, GdalDataType};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use stadtkarte_core::catalog;
+use stadtkarte_core::cog::{CogLevel, WORLD_HALF};
+use stadtkarte_core::imagery::SERIES;
 use stadtkarte_core::tokio_postgres::Client;
-use stadtkarte_tiles::cog::{CogLevel, WORLD_HALF};
-use stadtkarte_tiles::imagery::SERIES;
 use tokio::io::AsyncReadExt as _;
 
 use crate::progress::{Counter, Reporter};

@@ -248,7 +248,17 @@ pub async fn collections(
     let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
     let base = base_url(&state.config, &headers);
     let list = published(&state).await?;
-    let imagery = stadtkarte_tiles::imagery::collections(&state, &base).await?;
+    let imagery = {
+        let client = state
+            .pool
+            .get()
+            .await
+            .map_err(stadtkarte_core::db::DbError::from)?;
+        stadtkarte_core::imagery::collections(
+            &stadtkarte_core::imagery::list(&**client).await?,
+            &base,
+        )
+    };
     if format == Offer::HTML {
         let mut rows = String::new();
         for c in &imagery {
@@ -346,9 +356,9 @@ pub async fn collection_page(
     let schema = match collection(&state, &id).await {
         Ok(s) => s,
         Err(p) if p.status == axum::http::StatusCode::NOT_FOUND => {
-            let Some(value) =
-                stadtkarte_tiles::imagery::collection_json(&state, &id, &base).await?
-            else {
+            let client = state.pool.get().await.map_err(DbError::from)?;
+            let epochs = stadtkarte_core::imagery::list(&**client).await?;
+            let Some(value) = stadtkarte_core::imagery::collection_json(&epochs, &id, &base) else {
                 return Err(p);
             };
             return Ok(imagery_page(format, &value));

@@ -22,11 +22,11 @@ use stadtkarte_core::http::base_url;
 use stadtkarte_core::problem::escape_html;
 use stadtkarte_core::{AppState, Problem};
 
-use crate::cog::{CogLevel, TileCodec};
 use crate::tms::{TileMatrixSet, WEB_MERCATOR_QUAD};
+use stadtkarte_core::cog::{CogLevel, TileCodec};
+use stadtkarte_core::imagery::{self as catalog, EpochRow};
 
-/// Id of the collection that holds every epoch (the time series of aerial images).
-pub const SERIES: &str = "luftbilder";
+pub use stadtkarte_core::imagery::SERIES;
 
 /// One imagery epoch, ready to serve.
 #[derive(Debug)]
@@ -106,14 +106,6 @@ impl Epoch {
     }
 }
 
-/// One entry of `catalog.imagery.levels`.
-#[derive(Debug, Deserialize)]
-struct LevelRow {
-    zoom: u8,
-    part: u32,
-    file: String,
-}
-
 /// Epochs by the name a request used, briefly cached; parsed pyramids by version.
 #[derive(Debug, Clone)]
 pub struct Imagery {
@@ -152,39 +144,24 @@ impl Imagery {
 
     async fn load(&self, name: &str) -> Result<Arc<Epoch>, Problem> {
         let client = self.app.pool.get().await.map_err(DbError::from)?;
-        let by_year = name.len() == 4 && name.bytes().all(|b| b.is_ascii_digit());
-        let filter = if by_year {
-            "year = $1::text::int"
-        } else {
-            "id = $1"
-        };
-        let sql = format!(
-            "SELECT id, title, description, year, source, license, attribution, grayscale,
-                    resolution_m, ARRAY[ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b)],
-                    min_zoom, max_zoom, tile_format, version, levels::text,
-                    to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
-               FROM catalog.imagery, LATERAL (SELECT Box2D(footprint) AS b) x
-              WHERE {filter}
-              ORDER BY updated_at DESC LIMIT 1"
-        );
-        let row = client
-            .query_opt(&sql, &[&name])
-            .await
-            .map_err(DbError::query("reading an imagery epoch"))?
-            .ok_or_else(|| {
-                Problem::not_found(format!(
-                    "Es gibt kein Luftbild {name:?} / there is no imagery epoch {name:?}."
-                ))
-            })?;
-        let version: String = row.get(13);
-        if let Some(epoch) = self.by_version.get(&version) {
+        let row = catalog::get(&**client, name).await?.ok_or_else(|| {
+            Problem::not_found(format!(
+                "Es gibt kein Luftbild {name:?} / there is no imagery epoch {name:?}."
+            ))
+        })?;
+        drop(client);
+        self.open(row).await
+    }
+
+    /// The parsed pyramid of a catalog row (cached per version).
+    async fn open(&self, row: EpochRow) -> Result<Arc<Epoch>, Problem> {
+        if let Some(epoch) = self.by_version.get(&row.version) {
             return Ok(epoch);
         }
-        let levels: Vec<LevelRow> = serde_json::from_str(row.get::<_, &str>(14))
-            .map_err(|e| Problem::internal(format!("catalog.imagery.levels: {e}")))?;
         let dir = self.dir();
+        let files = row.levels.clone();
         let mut opened = tokio::task::spawn_blocking(move || {
-            levels
+            files
                 .into_iter()
                 .map(|l| {
                     let path = dir.join(&l.file);
@@ -199,24 +176,22 @@ impl Imagery {
         .map_err(Problem::internal)?;
         opened.sort_by_key(|(zoom, part, _)| (*zoom, *part));
         let codec = opened.first().map_or(TileCodec::Webp, |l| l.2.codec);
-        let bbox: Vec<f64> = row.get(9);
-        let min_zoom: i16 = row.get(10);
-        let max_zoom: i16 = row.get(11);
+        let version = row.version.clone();
         let epoch = Arc::new(Epoch {
-            id: row.get(0),
-            title: row.get(1),
-            description: row.get(2),
-            year: row.get(3),
-            source: row.get(4),
-            license: row.get(5),
-            attribution: row.get(6),
-            grayscale: row.get(7),
-            resolution_m: row.get(8),
-            bbox: [bbox[0], bbox[1], bbox[2], bbox[3]],
-            min_zoom: u8::try_from(min_zoom).unwrap_or(0),
-            max_zoom: u8::try_from(max_zoom).unwrap_or(0),
-            version: version.clone(),
-            updated: row.get(15),
+            id: row.id,
+            title: row.title,
+            description: row.description,
+            year: row.year,
+            source: row.source,
+            license: row.license,
+            attribution: row.attribution,
+            grayscale: row.grayscale,
+            resolution_m: row.resolution_m,
+            bbox: row.bbox,
+            min_zoom: row.min_zoom,
+            max_zoom: row.max_zoom,
+            version: row.version,
+            updated: row.updated,
             codec,
             levels: opened.into_iter().map(|l| l.2).collect(),
         });
@@ -227,22 +202,11 @@ impl Imagery {
     /// Every epoch, oldest first.
     pub async fn list(&self) -> Result<Vec<Arc<Epoch>>, Problem> {
         let client = self.app.pool.get().await.map_err(DbError::from)?;
-        let ids: Vec<String> = client
-            .query("SELECT id FROM catalog.imagery ORDER BY year, id", &[])
-            .await
-            .map_err(DbError::query("listing imagery epochs"))?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        let rows = catalog::list(&**client).await?;
         drop(client);
-        let mut epochs = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.epoch(&id).await {
-                Ok(e) => epochs.push(e),
-                // Removed between the two queries.
-                Err(p) if p.status == StatusCode::NOT_FOUND => {}
-                Err(p) => return Err(p),
-            }
+        let mut epochs = Vec::with_capacity(rows.len());
+        for row in rows {
+            epochs.push(self.open(row).await?);
         }
         Ok(epochs)
     }
@@ -577,85 +541,6 @@ pub async fn map_tileset(
         &tileset(&base, &epoch, &id),
         "application/json",
     ))
-}
-
-/// The JSON of `/collections/{id}` for an epoch or the series, for the OGC API collection
-/// routes; `None` when `id` is no imagery.
-pub async fn collection_json(
-    state: &AppState,
-    id: &str,
-    base: &str,
-) -> Result<Option<Value>, Problem> {
-    let imagery = Imagery::new(state.clone());
-    let epochs = match imagery.list().await {
-        Ok(e) => e,
-        Err(p) => return Err(p),
-    };
-    let describe = |e: &Epoch, id: &str| {
-        json!({
-            "id": id,
-            "title": e.title,
-            "description": e.description,
-            "itemType": "map",
-            "dataType": "map",
-            "attribution": e.attribution,
-            "extent": {
-                "spatial": {"bbox": [e.bbox], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
-                "temporal": {"interval": [[format!("{}-01-01T00:00:00Z", e.year), format!("{}-12-31T23:59:59Z", e.year)]]},
-            },
-            "links": [
-                {"rel": "self", "type": "application/json", "href": format!("{base}/collections/{id}")},
-                {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map", "type": "application/json",
-                 "href": format!("{base}/collections/{id}/map/tiles")},
-                {"rel": "license", "title": e.license, "href": format!("{base}/imagery")},
-            ],
-        })
-    };
-    if id == SERIES {
-        let Some(newest) = epochs.last() else {
-            return Ok(None);
-        };
-        let mut value = describe(newest, SERIES);
-        value["title"] = json!("Luftbilder (alle Jahrgänge)");
-        value["description"] = json!(
-            "Luftbilder der Stadt aus mehreren Jahrzehnten; datetime=JAHR wählt den Jahrgang."
-        );
-        let years: Vec<i32> = epochs.iter().map(|e| e.year).collect();
-        value["extent"]["temporal"]["interval"] = json!([[
-            format!(
-                "{}-01-01T00:00:00Z",
-                years.first().copied().unwrap_or(newest.year)
-            ),
-            format!("{}-12-31T23:59:59Z", newest.year)
-        ]]);
-        value["epochs"] = epochs
-            .iter()
-            .map(|e| {
-                json!({"id": e.id, "year": e.year, "title": e.title, "grayscale": e.grayscale,
-                            "href": format!("{base}/collections/{}", e.id)})
-            })
-            .collect();
-        return Ok(Some(value));
-    }
-    Ok(epochs.iter().find(|e| e.id == id).map(|e| describe(e, id)))
-}
-
-/// Ids and titles of every epoch plus the series, for `/collections`.
-pub async fn collections(state: &AppState, base: &str) -> Result<Vec<Value>, Problem> {
-    let imagery = Imagery::new(state.clone());
-    let epochs = imagery.list().await?;
-    if epochs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut ids = vec![SERIES.to_owned()];
-    ids.extend(epochs.iter().map(|e| e.id.clone()));
-    let mut out = Vec::new();
-    for id in ids {
-        if let Some(v) = collection_json(state, &id, base).await? {
-            out.push(v);
-        }
-    }
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------

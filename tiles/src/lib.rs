@@ -3,12 +3,11 @@
 //! single-flight cache of compressed tiles, and live eviction of changed tiles through
 //! `LISTEN/NOTIFY`.
 //!
-//! Aerial imagery: tiles copied byte for byte from aligned pyramids ([`cog`], [`imagery`]) as
+//! Aerial imagery: tiles copied byte for byte from aligned pyramids ([`imagery`], over `core::cog`) as
 //! XYZ with TileJSON, OGC API Tiles map tiles and WMTS 1.0.0. This crate never decodes or
 //! re-encodes an imagery tile on the request path, and it does not need GDAL.
 
 mod cache;
-pub mod cog;
 mod handlers;
 pub mod imagery;
 mod live;

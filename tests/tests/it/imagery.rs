@@ -205,7 +205,7 @@ fn decode(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
 
 /// Centre of pixel (px, py) of tile (z, x, y) in EPSG:25832.
 fn pixel_utm(z: u8, x: u32, y: u32, px: u32, py: u32) -> (f64, f64) {
-    let half = stadtkarte_tiles::cog::WORLD_HALF;
+    let half = stadtkarte_core::cog::WORLD_HALF;
     let tile = 2.0 * half / f64::from(1u32 << z);
     let mx = -half + (f64::from(x) + (f64::from(px) + 0.5) / 256.0) * tile;
     let my = half - (f64::from(y) + (f64::from(py) + 0.5) / 256.0) * tile;
@@ -323,7 +323,7 @@ async fn imported_imagery_is_served_as_aligned_tiles_with_transparent_edges() {
     // The colours are the source's (WebP tolerance): the centre of the fine image.
     let (lon, lat) = lonlat(&url, 398_120.0, 5_580_900.0).await;
     let (mx, my) = stadtkarte_core::crs::mercator(lon, lat);
-    let half = stadtkarte_tiles::cog::WORLD_HALF;
+    let half = stadtkarte_core::cog::WORLD_HALF;
     let tile = 2.0 * half / f64::from(1u32 << 19);
     let (fx, fy) = ((mx + half) / tile, (half - my) / tile);
     let (x, y) = (fx.floor() as u32, fy.floor() as u32);
