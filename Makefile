@@ -13,6 +13,8 @@ export PG_PORT
 DB_URL := postgresql://stadtkarte@127.0.0.1:$(PG_PORT)/stadtkarte
 SCALE ?= 1
 BIN := $(CARGO_TARGET_DIR)/release/stadtkarte
+# The demo's aerial-image pyramids live in the clone's private folder.
+export STADTKARTE_IMAGERY__DIR ?= $(CURDIR)/.local/imagery
 
 .PHONY: demo test setup lint db-stop
 
@@ -26,6 +28,7 @@ demo: setup
 	@echo
 	@echo "Stadtkarte läuft / is running:"
 	@echo "  Startseite   http://127.0.0.1:8080/"
+	@echo "  Luftbilder   http://127.0.0.1:8080/imagery (WMTS: http://127.0.0.1:8080/wmts/1.0.0/WMTSCapabilities.xml)"
 	@echo "  Health       http://127.0.0.1:8080/health"
 	@echo "  Ready        http://127.0.0.1:8080/ready"
 	@echo "  Metrics      http://127.0.0.1:8080/metrics"

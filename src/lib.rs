@@ -315,7 +315,8 @@ pub fn app(state: AppState) -> Router {
             stadtkarte_tiles::CONFORMANCE,
         ))
         .merge(stadtkarte_tiles::router(state.clone()))
-        .merge(stadtkarte_opendata::router(state));
+        .merge(stadtkarte_opendata::router(state))
+        .merge(stadtkarte_mapviewer::router());
     http::finish(router)
 }
 

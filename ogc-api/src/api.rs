@@ -123,6 +123,19 @@ pub async fn landing(
             "application/json",
             "data",
         ),
+        ("Karte", format!("{base}/map"), "text/html", "related"),
+        (
+            "Offene Daten (Downloads, Katalog)",
+            format!("{base}/opendata"),
+            "text/html",
+            "related",
+        ),
+        (
+            "Luftbilder (WMTS)",
+            format!("{base}/wmts/1.0.0/WMTSCapabilities.xml"),
+            "application/xml",
+            "related",
+        ),
     ];
     if format == Offer::HTML {
         let collections = published(&state).await?;
@@ -142,7 +155,9 @@ pub async fn landing(
             .map(|(label, href, media, _)| ((*label).to_owned(), href.clone(), (*media).to_owned()))
             .collect();
         let body = format!(
-            "<p>Offene Geodaten der Stadt {} – für Bürgerinnen und Bürger, App-Entwicklerinnen und \
+            "<p class=\"lead\"><a href=\"{base}/map\">Zur Karte</a> – Stadtplan, aktuelle und \
+             historische Luftbilder, Bebauungspläne. <a href=\"{base}/opendata\">Offene Daten</a> zum Herunterladen.</p>\
+             <p>Offene Geodaten der Stadt {} – für Bürgerinnen und Bürger, App-Entwicklerinnen und \
              -Entwickler: OGC API Features, GeoJSON, CSV.</p><h2>Datensammlungen</h2><ul>{list}</ul>\
              <h2>Für Entwickler</h2>{}<h2>Betrieb</h2><ul><li><a href=\"{base}/health\">/health</a></li>\
              <li><a href=\"{base}/ready\">/ready</a></li><li><a href=\"{base}/metrics\">/metrics</a></li></ul>",

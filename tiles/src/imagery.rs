@@ -61,8 +61,8 @@ pub struct Epoch {
     pub updated: String,
     /// Tile codec.
     pub codec: TileCodec,
-    /// Levels by zoom; within a zoom, finer parts last.
-    levels: Vec<CogLevel>,
+    /// Levels by zoom with their part; within a zoom, finer parts last.
+    levels: Vec<(u32, CogLevel)>,
 }
 
 /// What a tile request finds.
@@ -77,12 +77,49 @@ pub enum Found {
 }
 
 impl Epoch {
-    /// The tile at (z, column, row), read from the finest part that has it.
-    pub fn tile(&self, z: u8, col: u32, row: u32) -> std::io::Result<Found> {
-        if z < self.min_zoom || z > self.max_zoom {
+    /// The parts (0 = coarsest) with their zoom ranges.
+    #[must_use]
+    pub fn parts(&self) -> Vec<(u32, u8, u8)> {
+        let mut parts: Vec<(u32, u8, u8)> = Vec::new();
+        for (part, level) in &self.levels {
+            match parts.iter_mut().find(|p| p.0 == *part) {
+                Some(p) => {
+                    p.1 = p.1.min(level.zoom);
+                    p.2 = p.2.max(level.zoom);
+                }
+                None => parts.push((*part, level.zoom, level.zoom)),
+            }
+        }
+        parts.sort_unstable();
+        parts
+    }
+
+    /// The zoom range of the epoch, or of one part.
+    fn zoom_range(&self, part: Option<u32>) -> Option<(u8, u8)> {
+        match part {
+            None => Some((self.min_zoom, self.max_zoom)),
+            Some(p) => self
+                .parts()
+                .into_iter()
+                .find(|x| x.0 == p)
+                .map(|x| (x.1, x.2)),
+        }
+    }
+
+    /// The tile at (z, column, row), read from the finest part that has it (or from `part`).
+    pub fn tile(&self, z: u8, col: u32, row: u32, part: Option<u32>) -> std::io::Result<Found> {
+        let Some((lo, hi)) = self.zoom_range(part) else {
+            return Ok(Found::OutOfRange);
+        };
+        if z < lo || z > hi {
             return Ok(Found::OutOfRange);
         }
-        for level in self.levels.iter().rev().filter(|l| l.zoom == z) {
+        for (_, level) in self
+            .levels
+            .iter()
+            .rev()
+            .filter(|(p, l)| l.zoom == z && part.is_none_or(|want| want == *p))
+        {
             if level.has_tile(col, row)
                 && let Some(bytes) = level.tile(col, row)?
             {
@@ -97,7 +134,7 @@ impl Epoch {
     pub fn stored(&self) -> (u64, u64) {
         self.levels
             .iter()
-            .map(CogLevel::stored)
+            .map(|(_, l)| l.stored())
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     }
 
@@ -193,7 +230,7 @@ impl Imagery {
             version: row.version,
             updated: row.updated,
             codec,
-            levels: opened.into_iter().map(|l| l.2).collect(),
+            levels: opened.into_iter().map(|l| (l.1, l.2)).collect(),
         });
         self.by_version.insert(version, epoch.clone());
         Ok(epoch)
@@ -269,6 +306,7 @@ fn serve(
     state: &ImageryState,
     epoch: &Epoch,
     (z, col, row): (&str, &str, &str),
+    part: Option<u32>,
     headers: &HeaderMap,
 ) -> Result<Response, Problem> {
     let z = number(z, "zoom level")?;
@@ -283,13 +321,22 @@ fn serve(
             "tile {col}/{row} is outside the tile matrix of zoom level {z}"
         )));
     }
-    let found = epoch.tile(z, col, row).map_err(Problem::internal)?;
+    let found = epoch.tile(z, col, row, part).map_err(Problem::internal)?;
     let etag = epoch.etag(z, col, row);
     let mut response = match found {
         Found::OutOfRange => {
+            let Some((lo, hi)) = epoch.zoom_range(part) else {
+                return Err(Problem::not_found(format!(
+                    "{} hat keinen Teil {} / no part {} (parts: {:?})",
+                    epoch.title,
+                    part.unwrap_or_default(),
+                    part.unwrap_or_default(),
+                    epoch.parts().iter().map(|p| p.0).collect::<Vec<_>>()
+                )));
+            };
             return Err(Problem::not_found(format!(
-                "{} hat Kacheln der Zoomstufen {} bis {} / zoom level {z} is outside the pyramid ({}–{}).",
-                epoch.title, epoch.min_zoom, epoch.max_zoom, epoch.min_zoom, epoch.max_zoom
+                "{} hat Kacheln der Zoomstufen {lo} bis {hi} / zoom level {z} is outside the pyramid ({lo}–{hi}).",
+                epoch.title
             )));
         }
         _ if stadtkarte_core::http::not_modified(headers, &etag) => {
@@ -327,6 +374,9 @@ pub struct TileQuery {
     /// German alias of `datetime`.
     #[serde(default)]
     jahr: Option<String>,
+    /// Only this part of the epoch (0 = coarsest), e.g. to stack parts as separate sources.
+    #[serde(default)]
+    teil: Option<u32>,
 }
 
 impl TileQuery {
@@ -343,7 +393,7 @@ pub async fn xyz_tile(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let epoch = state.imagery.named(&id, query.datetime()).await?;
-    serve(&state, &epoch, (&z, &x, &y), &headers)
+    serve(&state, &epoch, (&z, &x, &y), query.teil, &headers)
 }
 
 /// `GET /collections/{id}/map/tiles/{tms}/{z}/{row}/{col}`: OGC API Tiles map tiles.
@@ -355,7 +405,7 @@ pub async fn map_tile(
 ) -> Result<Response, Problem> {
     check_tms(&tms)?;
     let epoch = state.imagery.named(&id, query.datetime()).await?;
-    serve(&state, &epoch, (&z, &col, &row), &headers)
+    serve(&state, &epoch, (&z, &col, &row), query.teil, &headers)
 }
 
 fn check_tms(tms: &str) -> Result<TileMatrixSet, Problem> {
@@ -390,6 +440,15 @@ fn tilejson(base: &str, name: &str, epoch: &Epoch) -> Value {
         "format": epoch.codec.extension(),
         "tileSize": 256,
         "year": epoch.year,
+        "grayscale": epoch.grayscale,
+        // The parts of different resolution, for clients that stack them as separate sources
+        // (the coarse one over-zoomed below the fine one).
+        "parts": epoch.parts().iter().map(|(part, lo, hi)| json!({
+            "part": part,
+            "minzoom": lo,
+            "maxzoom": hi,
+            "tiles": [format!("{base}/imagery/{name}/{{z}}/{{x}}/{{y}}?teil={part}")],
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -681,7 +740,7 @@ pub async fn wmts_tile(
 ) -> Result<Response, Problem> {
     check_tms(&tms)?;
     let epoch = state.imagery.named(&layer, None).await?;
-    serve(&state, &epoch, (&z, &col, &row), &headers)
+    serve(&state, &epoch, (&z, &col, &row), None, &headers)
 }
 
 /// `GET /wmts/1.0.0/{layer}/{style}/{time}/{tms}/{z}/{row}/{col}.webp` (time dimension)
@@ -704,7 +763,7 @@ pub async fn wmts_time_tile(
     } else {
         state.imagery.epoch(&layer).await?
     };
-    serve(&state, &epoch, (&z, &col, &row), &headers)
+    serve(&state, &epoch, (&z, &col, &row), None, &headers)
 }
 
 /// `GET /wmts?SERVICE=WMTS&REQUEST=GetCapabilities|GetTile&…` (KVP; parameter names in any case)
@@ -747,6 +806,7 @@ pub async fn wmts_kvp(
                 &state,
                 &epoch,
                 (need("tilematrix")?, need("tilecol")?, need("tilerow")?),
+                None,
                 &headers,
             )
         }

@@ -401,6 +401,45 @@ async fn imported_imagery_is_served_as_aligned_tiles_with_transparent_edges() {
         assert_eq!(r.status, 200, "{path}");
         assert_eq!(r.body, xyz.body, "{path}");
     }
+    // Parts as separate sources: the coarse part ends where the fine part begins.
+    let parts = tj["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{tj}");
+    let coarse_max = parts[0]["maxzoom"].as_u64().unwrap();
+    assert_eq!(parts[1]["minzoom"].as_u64().unwrap(), coarse_max + 1);
+    assert!(parts[1]["tiles"][0].as_str().unwrap().ends_with("?teil=1"));
+    let fine_only = get(
+        &app,
+        &format!("/imagery/luftbild-2020/19/{x}/{y}?teil=1"),
+        &[],
+    )
+    .await;
+    assert_eq!(fine_only.body, xyz.body);
+    let r = get(
+        &app,
+        &format!("/imagery/luftbild-2020/19/{x}/{y}?teil=0"),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 404, "part 0 ends at zoom {coarse_max}");
+    let r = get(
+        &app,
+        &format!("/imagery/luftbild-2020/19/{x}/{y}?teil=7"),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    let r = get(
+        &app,
+        &format!(
+            "/imagery/luftbild-2020/{coarse_max}/{}/{}?teil=0",
+            x >> (19 - coarse_max),
+            y >> (19 - coarse_max)
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+
     let r = get(
         &app,
         &format!("/imagery/luftbild-2020/19/{x}/{y}"),

@@ -1,0 +1,31 @@
+// Bundles the map app (src/app.js with its CSS and MapLibre GL JS) into one JavaScript and one
+// CSS file in the folder given as the first argument (default: dist/). Called by mapviewer's
+// build.rs, so `cargo build` embeds the result into the stadtkarte binary.
+import * as esbuild from "esbuild";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const out = path.resolve(process.argv[2] || path.join(here, "dist"));
+
+await esbuild.build({
+  entryPoints: { app: path.join(here, "src", "app.js") },
+  bundle: true,
+  minify: true,
+  format: "esm",
+  target: ["es2022"],
+  outdir: out,
+  legalComments: "eof",
+  logLevel: "warning",
+});
+
+// The licences of the bundled libraries, served at /map/lizenzen.txt.
+const licences = ["maplibre-gl"].map((name) => {
+  const dir = path.join(here, "node_modules", name);
+  const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+  const file = fs.readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
+  const text = file ? fs.readFileSync(path.join(dir, file), "utf8") : pkg.license;
+  return `${name} ${pkg.version} (${pkg.license})\n\n${text}`;
+});
+fs.writeFileSync(path.join(out, "lizenzen.txt"), licences.join("\n\n----\n\n"));

@@ -1,0 +1,45 @@
+// Checks pages for accessibility problems with axe-core (WCAG 2.1 A and AA rules) in headless
+// Chromium and prints one JSON object per URL: the violations with their impact and the
+// offending elements. An optional CLICK selector is clicked (and waited for) before the check,
+// e.g. to open a panel or a popup first.
+//
+//   node axe.mjs URL [URL …]            (URL may be followed by "@click=SELECTOR")
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const axeSource = fs.readFileSync(path.join(here, "node_modules", "axe-core", "axe.min.js"), "utf8");
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run"],
+});
+try {
+  for (const arg of process.argv.slice(2)) {
+    const [url, ...actions] = arg.split("@click=");
+    const tab = await browser.newPage();
+    const response = await tab.goto(url, { waitUntil: "networkidle" });
+    for (const selector of actions) {
+      await tab.click(selector);
+      await tab.waitForTimeout(500);
+    }
+    await tab.addScriptTag({ content: axeSource });
+    const result = await tab.evaluate(async () => {
+      const r = await window.axe.run(document, {
+        runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+      });
+      return r.violations.map((v) => ({
+        id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+      }));
+    });
+    console.log(JSON.stringify({ url, status: response.status(), violations: result }));
+    await tab.close();
+  }
+} finally {
+  await browser.close();
+}
