@@ -110,15 +110,19 @@ python_clients() {
   fi
 }
 
-# Browser clients for the tests (MapLibre GL JS, playwright-core) from npm, by the lockfile.
+# npm packages by their lockfiles: the map app (mapviewer/web: MapLibre GL JS, esbuild; built
+# into the binary by mapviewer/build.rs) and the browser test clients (tests/browser:
+# MapLibre, playwright-core, axe-core).
 browser_clients() {
-  local dir=$ROOT/tests/browser
   command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 (Debian: nodejs npm)" >&2; exit 1; }
-  if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed" 2>/dev/null; then
-    say "Installing the browser test clients (tests/browser, npm ci)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-    cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
-  fi
+  local dir
+  for dir in "$ROOT/mapviewer/web" "$ROOT/tests/browser"; do
+    if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed" 2>/dev/null; then
+      say "Installing npm packages (${dir#$ROOT/}, npm ci)"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+      cp "$dir/package-lock.json" "$dir/node_modules/.package-lock.json.installed"
+    fi
+  done
 }
 
 stop_cluster() {

@@ -49,6 +49,12 @@ enum Command {
         /// Seed of the random choices; the same seed gives the same city.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Skip the aerial images (three epochs drawn from the city, about half a minute).
+        #[arg(long)]
+        no_imagery: bool,
+        /// Keep the rendered source images of the aerial images in this folder.
+        #[arg(long)]
+        imagery_sources: Option<PathBuf>,
     },
 }
 
@@ -94,6 +100,9 @@ struct DatasetFields {
     /// Collection published by the dataset (repeat; replaces the list).
     #[arg(long = "collection")]
     collections: Vec<String>,
+    /// Aerial-imagery epoch published by the dataset (repeat; replaces the list).
+    #[arg(long = "imagery")]
+    imagery: Vec<String>,
     /// Keyword (repeat; replaces the list).
     #[arg(long = "keyword")]
     keywords: Vec<String>,
@@ -141,6 +150,7 @@ impl DatasetFields {
                 temporal_end: self.temporal_end,
                 accrual_periodicity: self.frequency,
                 collections: list(self.collections),
+                imagery: list(self.imagery),
                 ..DatasetInput::default()
             },
             self.actor,
@@ -297,7 +307,19 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
         match cli.command {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate_once(&config).await,
-            Command::Demo { scale, seed } => load_demo(&config, DemoOptions { scale, seed }).await,
+            Command::Demo {
+                scale,
+                seed,
+                no_imagery,
+                imagery_sources,
+            } => {
+                load_demo(&config, DemoOptions { scale, seed }).await?;
+                if no_imagery {
+                    Ok(())
+                } else {
+                    load_demo_imagery(&config, seed, imagery_sources).await
+                }
+            }
             Command::Import(ImportCommand::Vector(args)) => import_vector(&config, args).await,
             Command::Import(ImportCommand::Xplan(args)) => import_xplan(&config, args).await,
             Command::Import(ImportCommand::Imagery(args)) => import_imagery(&config, args).await,
@@ -446,6 +468,68 @@ async fn load_demo(config: &Config, options: DemoOptions) -> anyhow::Result<()> 
         summary.streets,
         summary.buildings,
         summary.pois
+    );
+    Ok(())
+}
+
+/// Draws the demo city's aerial images (three epochs) and imports them.
+async fn load_demo_imagery(
+    config: &Config,
+    seed: u64,
+    keep: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let client = connect_and_migrate(config).await?;
+    let started = std::time::Instant::now();
+    let temp = tempfile::tempdir()?;
+    let dir = keep.unwrap_or_else(|| temp.path().to_owned());
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("Luftbilder der Demo-Stadt werden gezeichnet / drawing the demo aerial images");
+    let epochs = demo::imagery::render(&client, &dir, seed).await?;
+    eprintln!(
+        "  gezeichnet in {:.1} s; Kachelpyramiden werden erzeugt",
+        started.elapsed().as_secs_f64()
+    );
+    // The epochs are prepared side by side: GDAL's warp runs on one core per file.
+    let mut jobs = tokio::task::JoinSet::new();
+    for epoch in epochs {
+        let job = ImageryImport {
+            files: epoch.parts.clone(),
+            id: epoch.id.to_owned(),
+            year: epoch.year,
+            title: epoch.title.to_owned(),
+            description: format!(
+                "Synthetisches Luftbild der Demo-Stadt ({}), gezeichnet aus den Demodaten",
+                if epoch.gray { "Graustufen" } else { "Farbe" }
+            ),
+            source: "Stadtkarte-Demo (synthetisch)".to_owned(),
+            license: demo::LICENSE.to_owned(),
+            attribution: demo::ATTRIBUTION.to_owned(),
+            source_srs: None,
+            replace: true,
+            quality: config.imagery.quality,
+            actor: "demo".to_owned(),
+            dir: PathBuf::from(&config.imagery.dir),
+            progress: false,
+        };
+        let config = config.clone();
+        jobs.spawn(async move {
+            let mut client = connect_and_migrate(&config).await?;
+            anyhow::Ok(imagery::import(&mut client, job).await?)
+        });
+    }
+    let mut summaries = Vec::new();
+    while let Some(done) = jobs.join_next().await {
+        summaries.push(done??);
+    }
+    summaries.sort_by(|a, b| a.id.cmp(&b.id));
+    for s in &summaries {
+        print_imagery_summary(s);
+    }
+    let linked = registry::link_demo_imagery(&**client, &dataset_defaults(config)).await?;
+    eprintln!(
+        "Luftbilder fertig in {:.1} s ({linked} im Datensatz »{}«)",
+        started.elapsed().as_secs_f64(),
+        registry::DEMO_IMAGERY
     );
     Ok(())
 }

@@ -68,12 +68,28 @@ impl Default for ImageryConfig {
 }
 
 /// `[opendata]`
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OpendataConfig {
-    /// Folder for generated download files (GeoPackage, Shapefile, …), kept per data version.
-    /// Empty: a folder in the system's temporary directory.
+    /// Folder for generated download files (GeoJSON, CSV, GeoPackage, Shapefile, …), kept per
+    /// data version; one folder per database. Empty: a folder per database in the system's
+    /// temporary directory.
     pub cache_dir: String,
+    /// Prepare every download in the background, so that sizes are known before download and
+    /// every file is served from the cache.
+    pub prepare_downloads: bool,
+    /// Seconds between two rounds of the download preparer.
+    pub prepare_interval_secs: u64,
+}
+
+impl Default for OpendataConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: String::new(),
+            prepare_downloads: true,
+            prepare_interval_secs: 60,
+        }
+    }
 }
 
 /// `[tiles]`

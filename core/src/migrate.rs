@@ -41,6 +41,7 @@ pub static MIGRATIONS: &[Migration] = migrations![
     5 => "0005_tile_notifications.sql",
     6 => "0006_datasets.sql",
     7 => "0007_imagery.sql",
+    8 => "0008_dataset_imagery.sql",
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises migration runs.

@@ -344,7 +344,7 @@ fn inspect(path: &Path, source_srs: Option<&str>) -> Result<Inspected, ImageryEr
     } else {
         pixel * srs.linear_units()
     };
-    let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+    let bytes = source_bytes(path);
     Ok(Inspected {
         path: path.to_owned(),
         vrt_args: args,
@@ -354,6 +354,42 @@ fn inspect(path: &Path, source_srs: Option<&str>) -> Result<Inspected, ImageryEr
         notes,
         bytes,
     })
+}
+
+/// Size of a source on disk; for a VRT, with the files it reads.
+fn source_bytes(path: &Path) -> u64 {
+    let own = std::fs::metadata(path).map_or(0, |m| m.len());
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("vrt"))
+    {
+        return own;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return own;
+    };
+    let Ok(doc) = roxmltree::Document::parse(&text) else {
+        return own;
+    };
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut files: Vec<PathBuf> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("SourceFilename"))
+        .filter_map(|n| {
+            let name = n.text()?;
+            Some(if n.attribute("relativeToVRT") == Some("1") {
+                dir.join(name)
+            } else {
+                PathBuf::from(name)
+            })
+        })
+        .collect();
+    files.sort();
+    files.dedup();
+    own + files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum::<u64>()
 }
 
 /// Runs a GDAL command line tool; reports its `0...10...` progress into `counter` (percent).
@@ -604,6 +640,9 @@ pub fn zoom_for(metres: f64, lat: f64) -> u8 {
     z
 }
 
+/// Imports started by this process, for unique version names.
+static IMPORTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// Imports one epoch.
 pub async fn import(
     client: &mut Client,
@@ -655,11 +694,15 @@ pub async fn import(
     parts.sort_by(|a, b| b.resolution_m.total_cmp(&a.resolution_m));
     let grayscale = parts.iter().all(|p| p.grayscale);
 
+    // Unique per import, also for imports started in the same millisecond (the demo runs its
+    // epochs side by side): time, process and a counter.
     let version = format!(
-        "v{}",
+        "v{}-{}-{}",
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
+            .map_or(0, |d| d.as_millis()),
+        std::process::id(),
+        IMPORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
     let rel = format!("{}/{version}", job.id);
     let final_dir = job.dir.join(&rel);

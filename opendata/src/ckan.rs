@@ -2,7 +2,9 @@
 //! `status_show`, `package_list`, `package_show`, `package_search` (`q`, `fq` on tags, groups and
 //! `res_format`, `rows` up to 1000, `start`, `sort`), `organization_list`, `group_list`. Parameters
 //! come from the query string or, as `ckanapi` sends them, a JSON body. Answers use CKAN's
-//! envelope, errors too.
+//! envelope, errors too. Resources are the downloads of [`crate::offers`] (with `size` once the
+//! file is prepared, else `null`) and the APIs: OGC API Features per collection; TileJSON, XYZ,
+//! WMTS and OGC API map tiles per imagery epoch.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -15,7 +17,8 @@ use stadtkarte_core::AppState;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
 
-use crate::export::FILE_FORMATS;
+use crate::formats;
+use crate::offers::Offers;
 use crate::registry::{self, Dataset};
 
 /// How `package_search` sorts.
@@ -130,6 +133,20 @@ async fn run(
             );
         }
     };
+    let offers = match Offers::load(state, &**client).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "CKAN API: reading the collections failed");
+            return error(
+                &base,
+                action,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+                "the catalog could not be read",
+            );
+        }
+    };
+    drop(client);
     let organization = json!({"name": slug(&state.config.city.attribution), "title": state.config.city.attribution, "type": "organization", "is_organization": true});
     match action {
         "status_show" => envelope(
@@ -163,7 +180,7 @@ async fn run(
                 );
             };
             match datasets.iter().find(|d| d.id == id) {
-                Some(d) => envelope(&base, action, &package(&base, d, &organization)),
+                Some(d) => envelope(&base, action, &package(&base, d, &offers, &organization)),
                 None => error(
                     &base,
                     action,
@@ -173,7 +190,7 @@ async fn run(
                 ),
             }
         }
-        "package_search" => search(&base, action, params, &datasets, &organization),
+        "package_search" => search(&base, action, params, &datasets, &offers, &organization),
         _ => error(
             &base,
             action,
@@ -197,49 +214,110 @@ fn slug(text: &str) -> String {
         .join("-")
 }
 
-fn format_name(ext: &str) -> &'static str {
-    match ext {
-        "geojson" => "GeoJSON",
-        "csv" => "CSV",
-        "gpkg" => "GPKG",
-        "shp.zip" => "SHP",
-        "fgb" => "FlatGeobuf",
-        "kml" => "KML",
-        _ => "",
-    }
+/// An API resource: a link to a service rather than a file.
+#[derive(Debug, Clone)]
+struct Api {
+    /// End of the resource id.
+    suffix: &'static str,
+    /// CKAN `format`.
+    format: &'static str,
+    /// CKAN `mimetype`.
+    media: &'static str,
+    /// Path of the URL.
+    path: String,
 }
 
-fn resources(base: &str, d: &Dataset) -> Vec<Value> {
-    let mut out = Vec::new();
-    for c in &d.collections {
-        let formats = [("geojson", "application/geo+json"), ("csv", "text/csv")]
-            .into_iter()
-            .chain(FILE_FORMATS.iter().map(|f| (f.ext, f.media)));
-        for (ext, media) in formats {
-            out.push(json!({
-                "id": format!("{}-{c}-{}", d.id, ext.replace('.', "-")),
-                "name": format!("{c} ({})", format_name(ext)),
-                "url": format!("{base}/opendata/{}/{c}.{ext}", d.id),
-                "format": format_name(ext),
-                "mimetype": media,
-                "package_id": d.id,
-                "last_modified": d.modified,
-            }));
-        }
-        out.push(json!({
-            "id": format!("{}-{c}-api", d.id),
-            "name": format!("{c} (OGC API Features)"),
-            "url": format!("{base}/collections/{c}/items"),
-            "format": "OGC API Features",
-            "mimetype": "application/geo+json",
-            "package_id": d.id,
-            "last_modified": d.modified,
-        }));
+/// The APIs of a collection.
+fn collection_apis(c: &str) -> Vec<Api> {
+    vec![Api {
+        suffix: "api",
+        format: "OGC API Features",
+        media: "application/geo+json",
+        path: format!("/collections/{c}/items"),
+    }]
+}
+
+/// The APIs of an imagery epoch (served by the tiles crate).
+fn epoch_apis(e: &str) -> Vec<Api> {
+    vec![
+        Api {
+            suffix: "tilejson",
+            format: "TileJSON",
+            media: "application/json",
+            path: format!("/imagery/{e}"),
+        },
+        Api {
+            suffix: "xyz",
+            format: "XYZ",
+            media: "image/webp",
+            path: format!("/imagery/{e}/{{z}}/{{x}}/{{y}}"),
+        },
+        Api {
+            suffix: "wmts",
+            format: "WMTS",
+            media: "application/xml",
+            path: "/wmts/1.0.0/WMTSCapabilities.xml".to_owned(),
+        },
+        Api {
+            suffix: "ogc-api-tiles",
+            format: "OGC API Tiles",
+            media: "image/webp",
+            path: format!("/collections/{e}/map/tiles/WebMercatorQuad/{{z}}/{{row}}/{{col}}"),
+        },
+    ]
+}
+
+/// The resource formats of a dataset (for `fq=res_format:…`).
+fn resource_formats(d: &Dataset) -> Vec<&'static str> {
+    let mut out: Vec<&str> = formats::of_dataset(d).iter().map(|f| f.name).collect();
+    if let Some(c) = d.collections.first() {
+        out.extend(collection_apis(c).iter().map(|a| a.format));
+    }
+    if let Some(e) = d.imagery.first() {
+        out.extend(epoch_apis(e).iter().map(|a| a.format));
     }
     out
 }
 
-fn package(base: &str, d: &Dataset, organization: &Value) -> Value {
+fn resources(base: &str, d: &Dataset, offers: &Offers) -> Vec<Value> {
+    let all = offers.of(d);
+    let mut out = Vec::new();
+    let sources = d
+        .collections
+        .iter()
+        .map(|c| (c, collection_apis(c)))
+        .chain(d.imagery.iter().map(|e| (e, epoch_apis(e))));
+    for (source, apis) in sources {
+        for offer in all.iter().filter(|o| &o.source == source) {
+            out.push(json!({
+                "id": format!("{}-{}", d.id, offer.file.replace('.', "-")),
+                "name": offer.title,
+                "url": format!("{base}{}", offer.path(&d.id)),
+                "format": offer.format.name,
+                "mimetype": offer.format.media,
+                "size": offer.bytes,
+                "package_id": d.id,
+                "last_modified": offer.modified,
+            }));
+        }
+        for api in apis {
+            out.push(json!({
+                "id": format!("{}-{source}-{}", d.id, api.suffix),
+                "name": format!("{source} ({})", api.format),
+                "url": format!("{base}{}", api.path),
+                "format": api.format,
+                "mimetype": api.media,
+                "size": null,
+                "package_id": d.id,
+                "last_modified": d.modified,
+            }));
+        }
+    }
+    out
+}
+
+fn package(base: &str, d: &Dataset, offers: &Offers, organization: &Value) -> Value {
+    let resources = resources(base, d, offers);
     let license_short = d
         .license
         .strip_prefix(registry::LICENSE_PREFIX)
@@ -265,8 +343,8 @@ fn package(base: &str, d: &Dataset, organization: &Value) -> Value {
         "private": false,
         "tags": d.keywords.iter().map(|k| json!({"name": k, "display_name": k})).collect::<Vec<_>>(),
         "groups": d.themes.iter().map(|t| json!({"name": t.to_lowercase(), "title": t})).collect::<Vec<_>>(),
-        "resources": resources(base, d),
-        "num_resources": resources(base, d).len(),
+        "num_resources": resources.len(),
+        "resources": resources,
         "extras": [
             {"key": "contributorID", "value": d.contributor_id},
             {"key": "politicalGeocodingURI", "value": d.political_geocoding},
@@ -282,19 +360,9 @@ fn matches_term(d: &Dataset, field: &str, value: &str) -> Option<bool> {
     Some(match field {
         "tags" => d.keywords.iter().any(|k| k == value),
         "groups" => d.themes.iter().any(|t| t.eq_ignore_ascii_case(value)),
-        "res_format" => {
-            let wanted = value.to_lowercase();
-            [
-                "geojson",
-                "csv",
-                "gpkg",
-                "shp",
-                "flatgeobuf",
-                "kml",
-                "ogc api features",
-            ]
-            .contains(&wanted.as_str())
-        }
+        "res_format" => resource_formats(d)
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(value)),
         "organization" | "owner_org" => true,
         _ => return None,
     })
@@ -305,6 +373,7 @@ fn search(
     action: &str,
     params: &Map<String, Value>,
     datasets: &[Dataset],
+    offers: &Offers,
     organization: &Value,
 ) -> Response {
     let rows = match text(params, "rows").map(|r| r.parse::<usize>()) {
@@ -405,7 +474,7 @@ fn search(
         .into_iter()
         .skip(start)
         .take(rows)
-        .map(|d| package(base, d, organization))
+        .map(|d| package(base, d, offers, organization))
         .collect();
     envelope(
         base,

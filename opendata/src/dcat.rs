@@ -1,11 +1,14 @@
 //! The DCAT-AP.de catalog the state portal harvests, at `/opendata/catalog.ttl`, `.rdf` (RDF/XML,
 //! what the RLP harvester reads) and `.jsonld`: the catalog, every dataset (stable URI
 //! `/opendata/{id}`) with contact point, contributor id, political geocoding, spatial and temporal
-//! coverage, and a distribution per collection and format (access and download URL, EU file
-//! type, media type, licence, attribution, modified). Large catalogs are paged with hydra
-//! (`?page=N`, [`PAGE_SIZE`] datasets a page).
+//! coverage, and a distribution per download ([`crate::offers`]: per collection and format,
+//! per imagery file) with access and download URL, EU file type, media type, licence,
+//! attribution, modified and, once the file is prepared, `byteSize`. Large catalogs are paged
+//! with hydra (`?page=N`, [`PAGE_SIZE`] datasets a page).
 //!
-//! To come: `byteSize` of the distributions.
+//! `?profile=3.0` writes `dcat:byteSize` as `xsd:nonNegativeInteger`, as the DCAT-AP.de 3.0
+//! shapes demand; the default is DCAT-AP.de 2.0 (what the GovData harvest chain checks), whose
+//! shapes demand `xsd:decimal`. Nothing else differs.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -15,20 +18,53 @@ use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
 use stadtkarte_core::{AppState, Config, Problem};
 
-use crate::rdf::{Graph, RDF_TYPE, Term, XSD_DATE, XSD_DATETIME, XSD_INTEGER, iri, text, typed};
+use crate::offers::{Offer, Offers};
+use crate::rdf::{
+    Graph, RDF_TYPE, Term, XSD_DATE, XSD_DATETIME, XSD_DECIMAL, XSD_INTEGER,
+    XSD_NON_NEGATIVE_INTEGER, iri, text, typed,
+};
 use crate::registry::{self, Dataset};
 
 /// Datasets per catalog page.
 pub const PAGE_SIZE: usize = 100;
 
-/// (extension, EU file type, media type) of the distributions listed.
-const DISTRIBUTIONS: &[(&str, &str, &str)] = &[
-    ("geojson", "GEOJSON", "application/geo+json"),
-    ("csv", "CSV", "text/csv"),
-    ("gpkg", "GPKG", "application/geopackage+sqlite3"),
-    ("shp.zip", "SHP", "application/zip"),
-    ("kml", "KML", "application/vnd.google-earth.kml+xml"),
-];
+/// The DCAT-AP.de version whose shapes the catalog satisfies. The two differ only in the
+/// datatype of `dcat:byteSize`, and no literal satisfies both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// DCAT-AP.de 2.0 with the GovData conventions: `byteSize` as `xsd:decimal`.
+    #[default]
+    V2,
+    /// DCAT-AP.de 3.0: `byteSize` as `xsd:nonNegativeInteger`.
+    V3,
+}
+
+impl Profile {
+    /// From `?profile=`.
+    pub fn parse(value: Option<&str>) -> Result<Self, Problem> {
+        match value {
+            None | Some("" | "2.0" | "2") => Ok(Self::V2),
+            Some("3.0" | "3") => Ok(Self::V3),
+            Some(other) => Err(Problem::bad_request(format!(
+                "profile {other:?} is unknown; use 2.0 (DCAT-AP.de 2.0, the default) or 3.0"
+            ))),
+        }
+    }
+
+    fn byte_size(self) -> &'static str {
+        match self {
+            Self::V2 => XSD_DECIMAL,
+            Self::V3 => XSD_NON_NEGATIVE_INTEGER,
+        }
+    }
+
+    fn query(self) -> &'static str {
+        match self {
+            Self::V2 => "",
+            Self::V3 => "&profile=3.0",
+        }
+    }
+}
 
 const DCAT: &str = "http://www.w3.org/ns/dcat#";
 const DCT: &str = "http://purl.org/dc/terms/";
@@ -38,11 +74,13 @@ const VCARD: &str = "http://www.w3.org/2006/vcard/ns#";
 const HYDRA: &str = "http://www.w3.org/ns/hydra/core#";
 const EU: &str = "http://publications.europa.eu/resource/authority/";
 
-/// `?page=N` of the catalog.
+/// `?page=N&profile=…` of the catalog.
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
     /// 1-based page.
     pub page: Option<usize>,
+    /// `2.0` (default) or `3.0`: see [`Profile`].
+    pub profile: Option<String>,
 }
 
 /// `GET /opendata/catalog.{ttl,rdf,jsonld}` (routed by [`crate::pages`]).
@@ -68,8 +106,11 @@ pub async fn catalog(
             });
         }
     };
+    let profile = Profile::parse(query.profile.as_deref())?;
     let client = state.pool.get().await.map_err(DbError::from)?;
     let datasets = registry::list(&**client).await.map_err(Problem::internal)?;
+    let offers = Offers::load(&state, &**client).await?;
+    drop(client);
     let base = base_url(&state.config, &headers);
     let pages = datasets.len().div_ceil(PAGE_SIZE).max(1);
     let page = query.page.unwrap_or(1);
@@ -78,7 +119,9 @@ pub async fn catalog(
             "The catalog has pages 1 to {pages}."
         )));
     }
-    let graph = catalog_graph(&base, ext, &state.config, &datasets, page);
+    let graph = catalog_graph(&base, ext, &state.config, &datasets, page, profile, &|d| {
+        offers.of(d)
+    });
     let body = match ext {
         "ttl" => graph.turtle(),
         "rdf" => graph.rdf_xml(),
@@ -87,7 +130,7 @@ pub async fn catalog(
     Ok(([(header::CONTENT_TYPE, media)], body).into_response())
 }
 
-/// The catalog (page `page`) as a graph.
+/// The catalog (page `page`) as a graph; `offers` lists a dataset's downloads.
 #[must_use]
 pub fn catalog_graph(
     base: &str,
@@ -95,6 +138,8 @@ pub fn catalog_graph(
     config: &Config,
     datasets: &[Dataset],
     page: usize,
+    profile: Profile,
+    offers: &dyn Fn(&Dataset) -> Vec<Offer>,
 ) -> Graph {
     let mut g = Graph::default();
     let catalog = iri(format!("{base}/opendata/catalog"));
@@ -145,7 +190,12 @@ pub fn catalog_graph(
     );
     let pages = datasets.len().div_ceil(PAGE_SIZE).max(1);
     if pages > 1 {
-        let at = |n: usize| iri(format!("{base}/opendata/catalog.{ext}?page={n}"));
+        let at = |n: usize| {
+            iri(format!(
+                "{base}/opendata/catalog.{ext}?page={n}{}",
+                profile.query()
+            ))
+        };
         let view = at(page);
         g.add(
             &view,
@@ -174,12 +224,13 @@ pub fn catalog_graph(
     for d in datasets.iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE) {
         let uri = iri(format!("{base}/opendata/{}", d.id));
         g.add(&catalog, &format!("{DCAT}dataset"), uri.clone());
-        dataset(&mut g, base, &publisher, &uri, d);
+        dataset(&mut g, &publisher, &uri, d);
+        distributions(&mut g, base, &uri, d, &offers(d), profile);
     }
     g
 }
 
-fn dataset(g: &mut Graph, base: &str, publisher: &Term, uri: &Term, d: &Dataset) {
+fn dataset(g: &mut Graph, publisher: &Term, uri: &Term, d: &Dataset) {
     let p = |name: &str| format!("{DCT}{name}");
     let dc = |name: &str| format!("{DCAT}{name}");
     let Term::Iri(uri_text) = uri else { return };
@@ -271,46 +322,81 @@ fn dataset(g: &mut Graph, base: &str, publisher: &Term, uri: &Term, d: &Dataset)
         iri(format!("{EU}access-right/PUBLIC")),
     );
     g.add(uri, &dc("landingPage"), uri.clone());
-    for c in &d.collections {
-        for (ext, file_type, media) in DISTRIBUTIONS {
-            let dist = iri(format!(
-                "{uri_text}/distribution/{c}-{}",
-                ext.replace('.', "-")
-            ));
-            let url = format!("{base}/opendata/{}/{c}.{ext}", d.id);
-            g.add(uri, &dc("distribution"), dist.clone());
-            g.add(&dist, RDF_TYPE, iri(dc("Distribution")));
+}
+
+/// A distribution per offered file whose format the EU file-type vocabulary knows.
+fn distributions(
+    g: &mut Graph,
+    base: &str,
+    uri: &Term,
+    d: &Dataset,
+    offers: &[Offer],
+    profile: Profile,
+) {
+    let p = |name: &str| format!("{DCT}{name}");
+    let dc = |name: &str| format!("{DCAT}{name}");
+    let Term::Iri(uri_text) = uri else { return };
+    for offer in offers {
+        let Some(file_type) = offer.format.eu_file_type else {
+            continue;
+        };
+        let dist = iri(format!(
+            "{uri_text}/distribution/{}",
+            offer.file.replace('.', "-")
+        ));
+        let url = format!("{base}{}", offer.path(&d.id));
+        g.add(uri, &dc("distribution"), dist.clone());
+        g.add(&dist, RDF_TYPE, iri(dc("Distribution")));
+        g.add(&dist, &p("title"), text(offer.title.clone(), Some("de")));
+        if let Some(level) = &offer.level {
             g.add(
                 &dist,
-                &p("title"),
-                text(format!("{c} ({file_type})"), Some("de")),
-            );
-            g.add(&dist, &dc("accessURL"), iri(url.clone()));
-            g.add(&dist, &dc("downloadURL"), iri(url));
-            g.add(
-                &dist,
-                &p("format"),
-                iri(format!("{EU}file-type/{file_type}")),
-            );
-            g.add(
-                &dist,
-                &dc("mediaType"),
-                iri(format!(
-                    "https://www.iana.org/assignments/media-types/{media}"
-                )),
-            );
-            g.add(&dist, &p("license"), iri(d.license.clone()));
-            g.add(
-                &dist,
-                &format!("{DCATDE}licenseAttributionByText"),
-                text(d.attribution.clone(), None),
-            );
-            g.add(
-                &dist,
-                &p("modified"),
-                typed(d.modified.clone(), XSD_DATETIME),
+                &p("description"),
+                text(
+                    format!(
+                        "Cloud-Optimized GeoTIFF mit WebP-Kompression in EPSG:3857 (Web Mercator), \
+                         RGB mit Alpha, unverändert wie gespeichert; Zoomstufe {}, \
+                         Pixelgröße {:.2} m.",
+                        level.zoom,
+                        level.pixel_size()
+                    ),
+                    Some("de"),
+                ),
             );
         }
+        g.add(&dist, &dc("accessURL"), iri(url.clone()));
+        g.add(&dist, &dc("downloadURL"), iri(url));
+        g.add(
+            &dist,
+            &p("format"),
+            iri(format!("{EU}file-type/{file_type}")),
+        );
+        g.add(
+            &dist,
+            &dc("mediaType"),
+            iri(format!(
+                "https://www.iana.org/assignments/media-types/{}",
+                offer.format.iana
+            )),
+        );
+        if let Some(bytes) = offer.bytes {
+            g.add(
+                &dist,
+                &dc("byteSize"),
+                typed(bytes.to_string(), profile.byte_size()),
+            );
+        }
+        g.add(&dist, &p("license"), iri(d.license.clone()));
+        g.add(
+            &dist,
+            &format!("{DCATDE}licenseAttributionByText"),
+            text(d.attribution.clone(), None),
+        );
+        g.add(
+            &dist,
+            &p("modified"),
+            typed(offer.modified.clone(), XSD_DATETIME),
+        );
     }
 }
 
@@ -344,6 +430,7 @@ mod tests {
             issued: "2026-01-01T00:00:00Z".into(),
             modified: "2026-01-02T00:00:00Z".into(),
             collections: vec![],
+            imagery: vec![],
             feature_count: 0,
             extent_crs84: None,
         }
@@ -353,7 +440,16 @@ mod tests {
     fn large_catalogs_are_paged_with_hydra() {
         let datasets: Vec<Dataset> = (0..250).map(|i| sample(&format!("d{i:03}"))).collect();
         let config = Config::default();
-        let page2 = catalog_graph("http://x", "ttl", &config, &datasets, 2).turtle();
+        let page2 = catalog_graph(
+            "http://x",
+            "ttl",
+            &config,
+            &datasets,
+            2,
+            Profile::V2,
+            &|_| Vec::new(),
+        )
+        .turtle();
         assert_eq!(
             page2.matches("<http://www.w3.org/ns/dcat#dataset>").count(),
             PAGE_SIZE
@@ -368,13 +464,31 @@ mod tests {
             );
             assert!(page2.contains(&line), "{rel}");
         }
-        let page3 = catalog_graph("http://x", "ttl", &config, &datasets, 3).turtle();
+        let page3 = catalog_graph(
+            "http://x",
+            "ttl",
+            &config,
+            &datasets,
+            3,
+            Profile::V2,
+            &|_| Vec::new(),
+        )
+        .turtle();
         assert_eq!(
             page3.matches("<http://www.w3.org/ns/dcat#dataset>").count(),
             50
         );
         assert!(!page3.contains("hydra/core#next"));
-        let single = catalog_graph("http://x", "ttl", &config, &datasets[..3], 1).turtle();
+        let single = catalog_graph(
+            "http://x",
+            "ttl",
+            &config,
+            &datasets[..3],
+            1,
+            Profile::V2,
+            &|_| Vec::new(),
+        )
+        .turtle();
         assert!(!single.contains("hydra"));
     }
 }

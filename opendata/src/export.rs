@@ -1,7 +1,8 @@
 //! Files made by GDAL (`ogr2ogr` from Debian's gdal-bin) for the formats that are files rather
 //! than streams: GeoPackage and zipped Shapefile in EPSG:25832, FlatGeobuf and KML in WGS 84.
 //! Each file is made once per collection and data version (written under a temporary name and
-//! renamed, so a reader never sees half a file) and then served from the cache folder.
+//! renamed, so a reader never sees half a file) into the cache folder ([`crate::cache`]), one
+//! `ogr2ogr` at a time per process.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -9,13 +10,11 @@ use std::path::{Path, PathBuf};
 use stadtkarte_core::catalog::quote_ident;
 use stadtkarte_core::schema::{CollectionSchema, PropType};
 
-/// A file format made by GDAL.
+/// A file format made by GDAL (its names and media type: [`crate::formats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileFormat {
     /// File name ending.
     pub ext: &'static str,
-    /// Media type.
-    pub media: &'static str,
     /// GDAL driver.
     driver: &'static str,
     /// EPSG code of the file.
@@ -26,25 +25,21 @@ pub struct FileFormat {
 pub const FILE_FORMATS: &[FileFormat] = &[
     FileFormat {
         ext: "gpkg",
-        media: "application/geopackage+sqlite3",
         driver: "GPKG",
         srid: 25832,
     },
     FileFormat {
         ext: "shp.zip",
-        media: "application/zip",
         driver: "ESRI Shapefile",
         srid: 25832,
     },
     FileFormat {
         ext: "fgb",
-        media: "application/flatgeobuf",
         driver: "FlatGeobuf",
         srid: 4326,
     },
     FileFormat {
         ext: "kml",
-        media: "application/vnd.google-earth.kml+xml",
         driver: "KML",
         srid: 4326,
     },
@@ -62,27 +57,38 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
 }
 
+/// The GDAL format with this file name ending.
+#[must_use]
+pub fn file_format(ext: &str) -> Option<FileFormat> {
+    FILE_FORMATS.iter().find(|f| f.ext == ext).copied()
+}
+
+/// Who waits for a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// A download request: ogr2ogr at normal priority.
+    Request,
+    /// The preparer: ogr2ogr under `nice`, so requests keep the processor.
+    Background,
+}
+
 static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The file for `schema` in `format`, made if it is not cached yet.
+/// Makes `target` (a file of the download cache) from `schema` in `format` unless it exists.
 pub async fn file(
     database_url: &str,
-    cache: &Path,
+    target: &Path,
     schema: &CollectionSchema,
     format: FileFormat,
-) -> Result<PathBuf, ExportError> {
+    priority: Priority,
+) -> Result<(), ExportError> {
     let c = &schema.collection;
-    let version: String = c
-        .updated_at
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    let target = cache.join(format!("{}-{version}.{}", c.id, format.ext));
     // One maker at a time: concurrent first requests wait for the same file.
     let _guard = LOCK.lock().await;
     if target.is_file() {
-        return Ok(target);
+        return Ok(());
     }
+    let cache = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(cache)?;
     let work = tempfile::tempdir_in(cache)?;
     let columns: Vec<String> = std::iter::once(schema.id())
@@ -117,8 +123,17 @@ pub async fn file(
     if shapefile {
         args.extend(["-lco".into(), "ENCODING=UTF-8".into()]);
     }
-    let result = tokio::process::Command::new("ogr2ogr")
+    let mut command = match priority {
+        Priority::Request => tokio::process::Command::new("ogr2ogr"),
+        Priority::Background => {
+            let mut c = tokio::process::Command::new("nice");
+            c.args(["-n", "10", "ogr2ogr"]);
+            c
+        }
+    };
+    let result = command
         .args(&args)
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| ExportError::Gdal(format!("cannot run ogr2ogr ({e}); install gdal-bin")))?;
@@ -139,8 +154,8 @@ pub async fn file(
     } else {
         out
     };
-    std::fs::rename(made, &target)?;
-    Ok(target)
+    std::fs::rename(made, target)?;
+    Ok(())
 }
 
 /// Zips a Shapefile folder, adding LIESMICH.txt with the field names Shapefiles had to shorten.

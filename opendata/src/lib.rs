@@ -1,25 +1,35 @@
 //! Open data: the dataset registry ([`registry`]): what the open-data portal lists, with the
-//! metadata DCAT-AP.de needs, each dataset publishing one or more collections; and streamed
-//! downloads ([`downloads`]); the CKAN API subset ([`ckan`]); the DCAT-AP.de catalog in Turtle,
-//! RDF/XML and JSON-LD ([`dcat`] over [`rdf`]).
+//! metadata DCAT-AP.de needs, each dataset publishing collections and aerial-imagery epochs; the
+//! downloads ([`downloads`]) in the formats of [`formats`] — GeoJSON and CSV written row by row
+//! ([`streamed`]), the GDAL formats made by `ogr2ogr` ([`export`]), imagery files as stored
+//! ([`imagery`]); the download cache ([`cache`]) that a background task fills ([`prepare`]), so
+//! that every size is known before download ([`offers`]); the CKAN API subset ([`ckan`]); the
+//! DCAT-AP.de catalog in Turtle, RDF/XML and JSON-LD ([`dcat`] over [`rdf`]); the pages
+//! ([`pages`]): the dataset list with search and filters, and a page per dataset.
 //!
-//! The pages ([`pages`]): the dataset list with search and filters, and a page per dataset.
-//!
-//! To come: the bulk ZIP, sizes before download, imagery downloads.
+//! Not here: the imagery tiles and their APIs (the tiles crate serves them; the pages link
+//! them), and the imagery import (importers).
 
+pub mod cache;
 pub mod ckan;
 pub mod dcat;
 pub mod downloads;
 pub mod export;
+pub mod formats;
+pub mod imagery;
+pub mod offers;
 pub mod pages;
+pub mod prepare;
 pub mod rdf;
 pub mod registry;
+pub mod streamed;
 
 use axum::Router;
 use stadtkarte_core::AppState;
 
-/// The routes of this crate.
+/// The routes of this crate; starts the download preparer when it is configured.
 pub fn router(state: AppState) -> Router {
+    prepare::spawn(state.clone());
     downloads::router(state.clone())
         .merge(ckan::router(state.clone()))
         .merge(pages::router(state))

@@ -1,8 +1,8 @@
 //! The open-data pages citizens and hackathon participants read: `/opendata` (every dataset,
-//! with search and filters by theme, licence and update date) and `/opendata/{id}` (metadata,
-//! licence with the attribution text to copy, every download, the API links with examples for
-//! curl, Python and JavaScript, a preview map and the change history). German, or English with
-//! `?lang=en`. Plain HTML without scripts.
+//! with search and filters by theme, format, licence and update date) and `/opendata/{id}`
+//! (metadata, licence with the attribution text to copy, every download with its size, the API
+//! links with examples for curl, Python and JavaScript, a preview map and the change history).
+//! German, or English with `?lang=en`. Plain HTML without scripts.
 
 use std::fmt::Write as _;
 
@@ -17,6 +17,8 @@ use stadtkarte_core::http::base_url;
 use stadtkarte_core::problem::escape_html as e;
 use stadtkarte_core::{AppState, Problem};
 
+use crate::formats;
+use crate::offers::{Offer, Offers};
 use crate::registry::{self, Dataset};
 
 /// The routes (`/opendata/catalog.*` goes to [`crate::dcat`]).
@@ -31,10 +33,12 @@ pub fn router(state: AppState) -> Router {
 struct Filters {
     q: Option<String>,
     thema: Option<String>,
+    format: Option<String>,
     lizenz: Option<String>,
     seit: Option<String>,
     lang: Option<String>,
     page: Option<usize>,
+    profile: Option<String>,
 }
 
 fn english(f: &Filters) -> bool {
@@ -75,6 +79,30 @@ fn theme_name(code: &str, en: bool) -> &'static str {
         ("TRAN", true) => "Transport",
         _ => "",
     }
+}
+
+/// A file size for people: "12,3 MB" (German) or "12.3 MB" (English), decimal units.
+fn human_size(bytes: u64, en: bool) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    // Exact up to 2^53 bytes, far beyond any download.
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let text = format!("{value:.1} {}", UNITS[unit]);
+    if en { text } else { text.replace('.', ",") }
+}
+
+/// A decimal number for people, with a comma in German.
+fn decimal(value: f64, digits: usize, en: bool) -> String {
+    let text = format!("{value:.digits$}");
+    if en { text } else { text.replace('.', ",") }
 }
 
 fn page(title: &str, en: bool, body: &str) -> Html<String> {
@@ -120,6 +148,11 @@ async fn list(
                 .is_none_or(|th| th.is_empty() || d.themes.iter().any(|x| x == th))
         })
         .filter(|d| {
+            f.format
+                .as_deref()
+                .is_none_or(|x| x.is_empty() || formats::of_dataset(d).iter().any(|fm| fm.ext == x))
+        })
+        .filter(|d| {
             f.lizenz
                 .as_deref()
                 .is_none_or(|l| l.is_empty() || d.license.ends_with(l))
@@ -152,6 +185,23 @@ async fn list(
             theme_name(th, en)
         );
     }
+    let mut format_options = format!(
+        "<option value=\"\">{}</option>",
+        t(en, "alle Formate", "all formats")
+    );
+    for fm in formats::ALL {
+        let selected = if f.format.as_deref() == Some(fm.ext) {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(
+            format_options,
+            "<option value=\"{}\"{selected}>{}</option>",
+            fm.ext,
+            e(fm.label)
+        );
+    }
     let mut licences = format!(
         "<option value=\"\">{}</option>",
         t(en, "alle Lizenzen", "all licences")
@@ -172,6 +222,7 @@ async fn list(
         "<p>{}</p><form method=\"get\" action=\"/opendata\" role=\"search\">\
          <label>{} <input type=\"search\" name=\"q\" value=\"{}\"></label>\
          <label>{} <select name=\"thema\">{options}</select></label>\
+         <label>{} <select name=\"format\">{format_options}</select></label>\
          <label>{} <select name=\"lizenz\">{licences}</select></label>\
          <label>{} <input type=\"date\" name=\"seit\" value=\"{}\"></label>\
          <input type=\"hidden\" name=\"lang\" value=\"{}\"><button type=\"submit\">{}</button></form>\
@@ -184,6 +235,7 @@ async fn list(
         t(en, "Suche", "Search"),
         e(&f.q.clone().unwrap_or_default()),
         t(en, "Thema", "Theme"),
+        t(en, "Format", "Format"),
         t(en, "Lizenz", "Licence"),
         t(en, "geändert seit", "changed since"),
         e(&f.seit.clone().unwrap_or_default()),
@@ -204,20 +256,37 @@ async fn list(
             &d.description
         };
         let themes: Vec<&str> = d.themes.iter().map(|th| theme_name(th, en)).collect();
+        let formats: Vec<&str> = formats::of_dataset(d).iter().map(|fm| fm.name).collect();
+        let mut amount = Vec::new();
+        if !d.collections.is_empty() {
+            amount.push(format!(
+                "{} {}",
+                d.feature_count,
+                t(en, "Objekte", "features")
+            ));
+        }
+        if !d.imagery.is_empty() {
+            amount.push(format!(
+                "{} {}",
+                d.imagery.len(),
+                t(en, "Luftbild-Jahrgänge", "aerial-image epochs")
+            ));
+        }
         let _ = write!(
             body,
             "<section class=\"card\"><h2><a href=\"/opendata/{id}{suffix}\">{}</a></h2><p>{}</p>\
-             <p>{}: {} · {}: {} · {}: {} · {} {}</p></section>",
+             <p>{}: {} · {}: {} · {}: {} · {}: {} · {}</p></section>",
             e(title),
             e(description),
             t(en, "Themen", "Themes"),
             e(&themes.join(", ")),
+            t(en, "Formate", "Formats"),
+            e(&formats.join(", ")),
             t(en, "Lizenz", "Licence"),
             e(registry::license_name(&d.license)),
             t(en, "geändert", "changed"),
             e(d.modified.get(..10).unwrap_or(&d.modified)),
-            d.feature_count,
-            t(en, "Objekte", "features"),
+            e(&amount.join(", ")),
             id = e(&d.id),
             suffix = if en { "?lang=en" } else { "" },
         );
@@ -251,7 +320,10 @@ async fn one(
         return crate::dcat::catalog(
             State(state),
             Path(name),
-            Query(crate::dcat::PageQuery { page: f.page }),
+            Query(crate::dcat::PageQuery {
+                page: f.page,
+                profile: f.profile,
+            }),
             headers,
         )
         .await;
@@ -263,12 +335,14 @@ async fn one(
         .map_err(Problem::internal)?
         .ok_or_else(|| Problem::not_found(format!("There is no dataset {name:?}.")))?;
     let base = base_url(&state.config, &headers);
+    let offers = Offers::load(&state, &**client).await?;
+    let subjects: Vec<&String> = d.collections.iter().chain(&d.imagery).collect();
     let history = client
         .query(
             "SELECT to_char(at, 'YYYY-MM-DD HH24:MI'), action, subject,
                     coalesce(details->>'written', details->>'buildings', details->>'features', '')
              FROM catalog.audit_log WHERE subject = ANY($1) OR subject = $2 ORDER BY at DESC LIMIT 20",
-            &[&d.collections, &d.id],
+            &[&subjects, &d.id],
         )
         .await
         .map_err(DbError::query("reading the change history"))?;
@@ -323,8 +397,20 @@ async fn one(
             d.modified.get(..10).unwrap_or_default().to_owned(),
         ),
         (t(en, "Objekte", "Features"), d.feature_count.to_string()),
+        (
+            t(en, "Luftbild-Jahrgänge", "Aerial-image epochs"),
+            offers
+                .epochs(&d)
+                .iter()
+                .map(|ep| format!("{} ({})", ep.title, ep.year))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
     ];
     for (k, v) in rows {
+        if v.is_empty() || (k == t(en, "Objekte", "Features") && d.collections.is_empty()) {
+            continue;
+        }
         let _ = write!(
             body,
             "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
@@ -349,25 +435,7 @@ async fn one(
         )),
         lic = e(&d.license),
     );
-    let _ = write!(body, "<h2>{}</h2><ul>", t(en, "Herunterladen", "Download"));
-    for c in &d.collections {
-        for (ext, label) in [
-            ("geojson", "GeoJSON (WGS 84)"),
-            ("csv", "CSV (UTF-8, WGS 84)"),
-            ("gpkg", "GeoPackage (EPSG:25832)"),
-            ("shp.zip", "Shapefile, ZIP (EPSG:25832)"),
-            ("fgb", "FlatGeobuf (WGS 84)"),
-            ("kml", "KML (WGS 84)"),
-        ] {
-            let _ = write!(
-                body,
-                "<li><a href=\"/opendata/{}/{c}.{ext}\" download>{c} – {label}</a></li>",
-                e(&d.id),
-                c = e(c)
-            );
-        }
-    }
-    body.push_str("</ul>");
+    downloads_table(&mut body, &d, &offers.of(&d), en);
     if let Some(c) = d.collections.first() {
         let _ = write!(
             body,
@@ -385,6 +453,9 @@ async fn one(
             c = e(c),
             base = e(&base),
         );
+    }
+    for ep in offers.epochs(&d) {
+        imagery_apis(&mut body, &base, &ep.id, &ep.title, en);
     }
     let _ = write!(
         body,
@@ -406,4 +477,112 @@ async fn one(
     }
     body.push_str("</tbody></table>");
     Ok(page(title, en, &body).into_response())
+}
+
+/// The downloads as a table: file, format, size (or that it is being prepared).
+fn downloads_table(body: &mut String, d: &Dataset, offers: &[Offer], en: bool) {
+    if offers.is_empty() {
+        return;
+    }
+    let _ = write!(
+        body,
+        "<h2 id=\"herunterladen\">{}</h2><table aria-labelledby=\"herunterladen\"><thead><tr>\
+         <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        t(en, "Herunterladen", "Download"),
+        t(en, "Datei", "File"),
+        t(en, "Format", "Format"),
+        t(en, "Größe", "Size"),
+    );
+    for o in offers {
+        let size = o.bytes.map_or_else(
+            || t(en, "wird vorbereitet", "being prepared").to_owned(),
+            |b| format!("<data value=\"{b}\">{}</data>", human_size(b, en)),
+        );
+        let mut format = e(o.format.label);
+        if let Some(level) = &o.level {
+            let _ = write!(
+                format,
+                "; {} {}, {} {} m",
+                t(en, "Zoomstufe", "zoom level"),
+                level.zoom,
+                t(en, "Pixelgröße", "pixel size"),
+                decimal(level.pixel_size(), 2, en),
+            );
+            if !level.finest() {
+                let _ = write!(
+                    format,
+                    "; {} {} {} {} ({})",
+                    t(en, "Teil", "part"),
+                    level.part + 1,
+                    t(en, "von", "of"),
+                    level.parts,
+                    t(en, "gröber", "coarser")
+                );
+            }
+        }
+        let _ = write!(
+            body,
+            "<tr><td><a href=\"{}\" download>{}</a></td><td>{format}</td><td>{size}</td></tr>",
+            e(&o.path(&d.id)),
+            e(&o.file),
+        );
+    }
+    body.push_str("</tbody></table>");
+    if offers.iter().any(|o| o.level.is_some()) {
+        let _ = write!(
+            body,
+            "<p>{}</p>",
+            t(
+                en,
+                "Die Luftbilder sind Cloud-Optimized GeoTIFFs in EPSG:3857 (Web Mercator), \
+                 WebP-komprimiert, RGB mit Alpha – genau so, wie die Stadtkarte sie speichert und \
+                 als Kacheln ausliefert; GDAL und QGIS lesen sie direkt. Die Datei eines Jahrgangs \
+                 hat seine feinste Auflösung, die „Teil“-Dateien decken die gröber aufgelösten \
+                 Bereiche ab.",
+                "The aerial images are Cloud-Optimized GeoTIFFs in EPSG:3857 (Web Mercator), \
+                 WebP-compressed, RGB with alpha – exactly as the Stadtkarte stores them and serves \
+                 them as tiles; GDAL and QGIS read them directly. The file of an epoch has its \
+                 finest resolution; the \"teil\" (part) files cover the areas of coarser resolution."
+            )
+        );
+    }
+}
+
+/// The tile APIs of an imagery epoch (served by the tiles crate), with examples.
+fn imagery_apis(body: &mut String, base: &str, id: &str, title: &str, en: bool) {
+    let _ = write!(
+        body,
+        "<h2>{} – {}</h2><ul>\
+         <li><a href=\"/imagery/{id}\">TileJSON</a> (<code>{base}/imagery/{id}</code>)</li>\
+         <li>XYZ: <code>{base}/imagery/{id}/{{z}}/{{x}}/{{y}}</code></li>\
+         <li><a href=\"/wmts/1.0.0/WMTSCapabilities.xml\">WMTS</a> \
+         (<code>{base}/wmts/1.0.0/WMTSCapabilities.xml</code>)</li>\
+         <li>OGC API – Tiles: \
+         <code>{base}/collections/{id}/map/tiles/WebMercatorQuad/{{z}}/{{row}}/{{col}}</code></li></ul>\
+         <h3>curl</h3><pre><code>curl '{base}/imagery/{id}'</code></pre>\
+         <h3>Python</h3><pre><code>import requests\n\
+         tilejson = requests.get('{base}/imagery/{id}').json()\n\
+         print(tilejson['tiles'][0], tilejson['minzoom'], tilejson['maxzoom'])</code></pre>\
+         <h3>JavaScript (MapLibre)</h3><pre><code>map.addSource('{id}', \
+         {{ type: 'raster', url: '{base}/imagery/{id}', tileSize: 256 }});\n\
+         map.addLayer({{ id: '{id}', type: 'raster', source: '{id}' }});</code></pre>",
+        t(en, "Schnittstellen", "APIs"),
+        e(title),
+        id = e(id),
+        base = e(base),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(human_size(999, false), "999 B");
+        assert_eq!(human_size(12_345_678, false), "12,3 MB");
+        assert_eq!(human_size(12_345_678, true), "12.3 MB");
+        assert_eq!(human_size(999_960, false), "1,0 MB");
+        assert_eq!(human_size(57_625_175_000, true), "57.6 GB");
+    }
 }

@@ -33,6 +33,10 @@ pub const XSD_DATETIME: &str = "http://www.w3.org/2001/XMLSchema#dateTime";
 pub const XSD_DATE: &str = "http://www.w3.org/2001/XMLSchema#date";
 /// `xsd:integer`
 pub const XSD_INTEGER: &str = "http://www.w3.org/2001/XMLSchema#integer";
+/// `xsd:nonNegativeInteger`
+pub const XSD_NON_NEGATIVE_INTEGER: &str = "http://www.w3.org/2001/XMLSchema#nonNegativeInteger";
+/// `xsd:decimal`
+pub const XSD_DECIMAL: &str = "http://www.w3.org/2001/XMLSchema#decimal";
 
 const PREFIXES: &[(&str, &str)] = &[
     ("rdf", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"),

@@ -1,12 +1,13 @@
-//! The dataset registry (`catalog.datasets`, `catalog.dataset_collections`).
+//! The dataset registry (`catalog.datasets`, `catalog.dataset_collections`,
+//! `catalog.dataset_imagery`).
 //!
 //! Vocabularies are checked here with messages that list the allowed values (the database
-//! checks them again). `modified` is computed on every read from the collections' `updated_at`,
-//! so it follows the data without anyone touching the dataset.
+//! checks them again). `modified` is computed on every read from the `updated_at` of the
+//! collections and imagery epochs, so it follows the data without anyone touching the dataset.
 
-use stadtkarte_core::catalog;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::tokio_postgres::{GenericClient, Row};
+use stadtkarte_core::{catalog, imagery};
 
 /// EU data themes (`http://publications.europa.eu/resource/authority/data-theme/`).
 pub const THEMES: &[&str] = &[
@@ -104,9 +105,11 @@ pub struct Dataset {
     pub modified: String,
     /// Published collections.
     pub collections: Vec<String>,
+    /// Published aerial-imagery epochs (`catalog.imagery`).
+    pub imagery: Vec<String>,
     /// Features in all its collections.
     pub feature_count: i64,
-    /// Spatial extent (CRS84) of its collections.
+    /// Spatial extent (CRS84) of its collections and epochs.
     pub extent_crs84: Option<[f64; 4]>,
 }
 
@@ -145,6 +148,8 @@ pub struct DatasetInput {
     pub accrual_periodicity: Option<String>,
     /// Collections (replace).
     pub collections: Option<Vec<String>>,
+    /// Aerial-imagery epochs (replace).
+    pub imagery: Option<Vec<String>>,
 }
 
 /// The defaults of a municipality for new datasets.
@@ -189,14 +194,28 @@ const SELECT: &str = "SELECT d.id, d.title, d.title_en, d.description, d.descrip
         d.contributor_id, d.political_geocoding, d.political_geocoding_level,
         d.temporal_start::text, d.temporal_end::text, d.accrual_periodicity,
         to_json(d.issued) #>> '{}',
-        to_json(greatest(d.metadata_modified, max(c.updated_at))) #>> '{}',
-        coalesce(array_agg(c.id ORDER BY c.id) FILTER (WHERE c.id IS NOT NULL), '{}'),
-        coalesce(sum(c.feature_count), 0)::bigint,
-        CASE WHEN count(c.extent_crs84) = 0 THEN NULL ELSE ARRAY[min(c.extent_crs84[1]),
-             min(c.extent_crs84[2]), max(c.extent_crs84[3]), max(c.extent_crs84[4])] END
+        to_json(greatest(d.metadata_modified, c.modified, i.modified)) #>> '{}',
+        c.ids, c.features,
+        CASE WHEN c.xmin IS NULL AND i.box IS NULL THEN NULL ELSE ARRAY[
+             least(c.xmin, ST_XMin(i.box)), least(c.ymin, ST_YMin(i.box)),
+             greatest(c.xmax, ST_XMax(i.box)), greatest(c.ymax, ST_YMax(i.box))] END,
+        i.ids
      FROM catalog.datasets d
-     LEFT JOIN catalog.dataset_collections dc ON dc.dataset_id = d.id
-     LEFT JOIN catalog.collections c ON c.id = dc.collection_id";
+     CROSS JOIN LATERAL (
+         SELECT coalesce(array_agg(c.id ORDER BY c.id), '{}') AS ids,
+                coalesce(sum(c.feature_count), 0)::bigint AS features,
+                max(c.updated_at) AS modified,
+                min(c.extent_crs84[1]) AS xmin, min(c.extent_crs84[2]) AS ymin,
+                max(c.extent_crs84[3]) AS xmax, max(c.extent_crs84[4]) AS ymax
+           FROM catalog.dataset_collections dc
+           JOIN catalog.collections c ON c.id = dc.collection_id
+          WHERE dc.dataset_id = d.id) c
+     CROSS JOIN LATERAL (
+         SELECT coalesce(array_agg(i.id ORDER BY i.id), '{}') AS ids,
+                max(i.updated_at) AS modified, ST_Extent(i.footprint) AS box
+           FROM catalog.dataset_imagery di
+           JOIN catalog.imagery i ON i.id = di.imagery_id
+          WHERE di.dataset_id = d.id) i";
 
 fn from_row(r: &Row) -> Dataset {
     let extent: Option<Vec<f64>> = r.get(23);
@@ -223,6 +242,7 @@ fn from_row(r: &Row) -> Dataset {
         issued: r.get(19),
         modified: r.get(20),
         collections: r.get(21),
+        imagery: r.get(24),
         feature_count: r.get(22),
         extent_crs84: extent.and_then(|e| <[f64; 4]>::try_from(e).ok()),
     }
@@ -231,7 +251,7 @@ fn from_row(r: &Row) -> Dataset {
 /// Every dataset, by id.
 pub async fn list(client: &impl GenericClient) -> Result<Vec<Dataset>, RegistryError> {
     let rows = client
-        .query(&format!("{SELECT} GROUP BY d.id ORDER BY d.id"), &[])
+        .query(&format!("{SELECT} ORDER BY d.id"), &[])
         .await
         .map_err(DbError::query("listing datasets"))?;
     Ok(rows.iter().map(from_row).collect())
@@ -240,7 +260,7 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<Dataset>, RegistryE
 /// One dataset.
 pub async fn get(client: &impl GenericClient, id: &str) -> Result<Option<Dataset>, RegistryError> {
     let row = client
-        .query_opt(&format!("{SELECT} WHERE d.id = $1 GROUP BY d.id"), &[&id])
+        .query_opt(&format!("{SELECT} WHERE d.id = $1"), &[&id])
         .await
         .map_err(DbError::query("reading a dataset"))?;
     Ok(row.as_ref().map(from_row))
@@ -323,6 +343,23 @@ async fn check_input(
             )));
         }
     }
+    if let Some(wanted) = &input.imagery {
+        let known: Vec<String> = client
+            .query(
+                "SELECT id FROM catalog.imagery WHERE id = ANY($1)",
+                &[wanted],
+            )
+            .await
+            .map_err(DbError::query("checking imagery epochs"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if let Some(missing) = wanted.iter().find(|w| !known.contains(w)) {
+            return Err(RegistryError::Invalid(format!(
+                "imagery epoch {missing:?} does not exist (see `/imagery` and `stadtkarte import imagery`)"
+            )));
+        }
+    }
     input.license.as_deref().map(license_iri).transpose()
 }
 
@@ -394,6 +431,7 @@ pub async fn add(
         .await
         .map_err(DbError::query("adding a dataset"))?;
     set_collections(client, id, input.collections.as_deref().unwrap_or_default()).await?;
+    set_imagery(client, id, input.imagery.as_deref().unwrap_or_default()).await?;
     catalog::audit(
         client,
         actor,
@@ -455,6 +493,9 @@ pub async fn update(
     if let Some(collections) = &input.collections {
         set_collections(client, id, collections).await?;
     }
+    if let Some(epochs) = &input.imagery {
+        set_imagery(client, id, epochs).await?;
+    }
     catalog::audit(client, actor, "dataset.update", id, &serde_json::json!({})).await?;
     get(client, id)
         .await?
@@ -483,7 +524,29 @@ async fn set_collections(
     Ok(())
 }
 
-/// Removes a dataset (its collections stay).
+async fn set_imagery(
+    client: &impl GenericClient,
+    id: &str,
+    epochs: &[String],
+) -> Result<(), RegistryError> {
+    client
+        .execute(
+            "DELETE FROM catalog.dataset_imagery WHERE dataset_id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(DbError::query("linking imagery epochs"))?;
+    client
+        .execute(
+            "INSERT INTO catalog.dataset_imagery (dataset_id, imagery_id) SELECT $1, unnest($2::text[])",
+            &[&id, &epochs],
+        )
+        .await
+        .map_err(DbError::query("linking imagery epochs"))?;
+    Ok(())
+}
+
+/// Removes a dataset (its collections and epochs stay).
 pub async fn remove(
     client: &impl GenericClient,
     id: &str,
@@ -584,4 +647,58 @@ pub async fn fill_demo(
         add(client, id, &input, defaults, "stadtkarte demo").await?;
     }
     Ok(entries.len())
+}
+
+/// Id of the demo dataset of aerial imagery.
+pub const DEMO_IMAGERY: &str = "luftbilder";
+
+/// Creates or replaces the demo dataset [`DEMO_IMAGERY`] ("Luftbilder") publishing every epoch
+/// in `catalog.imagery`; does nothing when there is none. Returns the number of epochs linked.
+pub async fn link_demo_imagery(
+    client: &impl GenericClient,
+    defaults: &Defaults,
+) -> Result<usize, RegistryError> {
+    let epochs = imagery::list(client).await?;
+    if epochs.is_empty() {
+        return Ok(0);
+    }
+    client
+        .execute(
+            "DELETE FROM catalog.datasets WHERE id = $1",
+            &[&DEMO_IMAGERY],
+        )
+        .await
+        .map_err(DbError::query("replacing the demo imagery dataset"))?;
+    let years: Vec<String> = epochs.iter().map(|e| e.year.to_string()).collect();
+    let first = epochs.iter().map(|e| e.year).min().unwrap_or_default();
+    let last = epochs.iter().map(|e| e.year).max().unwrap_or_default();
+    let input = DatasetInput {
+        title: Some("Luftbilder".to_owned()),
+        title_en: Some("Aerial imagery".to_owned()),
+        description: Some(format!(
+            "Luftbilder (Orthofotos) des Stadtgebiets aus {} Jahrgängen ({}), als Kacheln und als Cloud-Optimized GeoTIFF. Synthetische Demodaten.",
+            epochs.len(),
+            years.join(", ")
+        )),
+        description_en: Some(format!(
+            "Aerial images (orthophotos) of the city from {} epochs ({}), as tiles and as Cloud-Optimized GeoTIFF. Synthetic demo data.",
+            epochs.len(),
+            years.join(", ")
+        )),
+        keywords: Some(
+            ["Luftbild", "Orthofoto", "Luftbildzeitreihe"]
+                .iter()
+                .map(|k| (*k).to_owned())
+                .collect(),
+        ),
+        themes: Some(vec!["REGI".to_owned(), "ENVI".to_owned()]),
+        license: Some("dl-by-de/2.0".to_owned()),
+        temporal_start: Some(format!("{first:04}-01-01")),
+        temporal_end: Some(format!("{last:04}-12-31")),
+        accrual_periodicity: Some("IRREG".to_owned()),
+        imagery: Some(epochs.iter().map(|e| e.id.clone()).collect()),
+        ..DatasetInput::default()
+    };
+    add(client, DEMO_IMAGERY, &input, defaults, "stadtkarte demo").await?;
+    Ok(epochs.len())
 }

@@ -282,6 +282,7 @@ pub fn config_for(url: &str) -> Config {
     url.clone_into(&mut config.database.url);
     config.database.pool_size = 4;
     config.database.retry_interval_secs = 1;
+    config.opendata.prepare_downloads = false;
     config
 }
 
@@ -319,6 +320,77 @@ pub fn demo_database() -> &'static str {
         .expect("loading the demo city panicked");
         url
     })
+}
+
+/// The complete demo as `make demo` loads it — the city, its three aerial-image epochs — plus
+/// the two Koblenz development plans of `tests/fixtures/xplan`, loaded once per run by the
+/// `stadtkarte` binary itself. Returns the database URL and the imagery folder.
+pub fn full_demo() -> &'static (String, PathBuf) {
+    static FULL: OnceLock<(String, PathBuf)> = OnceLock::new();
+    FULL.get_or_init(|| {
+        let cluster = shared_cluster();
+        let url = cluster.url("demo_full");
+        let admin = cluster.url("postgres");
+        let imagery = cluster.dir().join("imagery-demo");
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                connect(&admin)
+                    .await
+                    .batch_execute(&format!("CREATE DATABASE demo_full TEMPLATE {TEMPLATE}"))
+                    .await
+                    .expect("create the full demo database");
+            });
+        })
+        .join()
+        .expect("creating the full demo database panicked");
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/xplan");
+        let runs: [Vec<String>; 3] = [
+            vec!["demo".into()],
+            vec![
+                "import".into(),
+                "xplan".into(),
+                fixtures
+                    .join("koblenz-am-weinberg_5-4.gml")
+                    .display()
+                    .to_string(),
+            ],
+            vec![
+                "import".into(),
+                "xplan".into(),
+                fixtures
+                    .join("koblenz-moselbogen_6-0.gml")
+                    .display()
+                    .to_string(),
+            ],
+        ];
+        for args in runs {
+            let out = Command::new(stadtkarte_bin())
+                .args(&args)
+                .env("STADTKARTE_DATABASE__URL", &url)
+                .env("STADTKARTE_IMAGERY__DIR", &imagery)
+                .env("STADTKARTE_LOG__LEVEL", "warn")
+                .output()
+                .expect("running stadtkarte");
+            assert!(
+                out.status.success(),
+                "stadtkarte {args:?} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        (url, imagery)
+    })
+}
+
+/// The application over [`full_demo`].
+pub async fn full_demo_app() -> (Router, AppState) {
+    let (url, imagery) = full_demo();
+    let mut config = config_for(url);
+    config.imagery.dir = imagery.display().to_string();
+    app_with(config).await
 }
 
 /// The application over the shared demo city, with `tweak` applied to the configuration.

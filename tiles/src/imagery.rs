@@ -139,7 +139,7 @@ impl Epoch {
     }
 
     fn etag(&self, z: u8, col: u32, row: u32) -> String {
-        format!("\"{}.{z}.{col}.{row}\"", self.version)
+        format!("\"{}.{}.{z}.{col}.{row}\"", self.id, self.version)
     }
 }
 
@@ -190,9 +190,10 @@ impl Imagery {
         self.open(row).await
     }
 
-    /// The parsed pyramid of a catalog row (cached per version).
+    /// The parsed pyramid of a catalog row (cached per epoch and version).
     async fn open(&self, row: EpochRow) -> Result<Arc<Epoch>, Problem> {
-        if let Some(epoch) = self.by_version.get(&row.version) {
+        let key = format!("{}/{}", row.id, row.version);
+        if let Some(epoch) = self.by_version.get(&key) {
             return Ok(epoch);
         }
         let dir = self.dir();
@@ -213,7 +214,6 @@ impl Imagery {
         .map_err(Problem::internal)?;
         opened.sort_by_key(|(zoom, part, _)| (*zoom, *part));
         let codec = opened.first().map_or(TileCodec::Webp, |l| l.2.codec);
-        let version = row.version.clone();
         let epoch = Arc::new(Epoch {
             id: row.id,
             title: row.title,
@@ -232,7 +232,7 @@ impl Imagery {
             codec,
             levels: opened.into_iter().map(|l| (l.1, l.2)).collect(),
         });
-        self.by_version.insert(version, epoch.clone());
+        self.by_version.insert(key, epoch.clone());
         Ok(epoch)
     }
 

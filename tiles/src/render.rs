@@ -116,6 +116,13 @@ pub fn tile_sql(
         let id_is_int = layer.schema.id_kind == PropType::Integer;
         if id_is_int {
             columns.push(format!("{}::bigint AS mvt_id", layer.schema.id()));
+        } else {
+            // MVT feature ids are integers; a text id travels as a property of its own name.
+            columns.push(format!(
+                "{}::text AS {}",
+                layer.schema.id(),
+                quote_ident(&c.id_column)
+            ));
         }
         for p in &layer.schema.properties {
             if p.kind != PropType::Other {

@@ -11,6 +11,7 @@
 
 mod generate;
 mod geometry;
+pub mod imagery;
 mod places;
 
 use std::fmt::Write as _;

@@ -579,7 +579,9 @@ async function planInfo(feature, lngLat) {
 
 map.on("click", (ev) => {
   const layers = map.getStyle().layers.filter((l) => l.metadata?.collection && l.layout?.visibility !== "none").map((l) => l.id);
-  const hits = map.queryRenderedFeatures(ev.point, { layers }).filter((f) => f.id != null);
+  const hits = map.queryRenderedFeatures(ev.point, { layers })
+    .map((f) => { if (f.id == null && f.properties.id != null) f.id = f.properties.id; return f; })
+    .filter((f) => f.id != null);
   // Prefer the most specific: points, then buildings/zones, then plans, districts last.
   const rank = (f) => ["poi", "gebaeude", "strassen", "baugebiete", "bebauungsplaene", "gewaesser", "stadtteile"].indexOf(f.layer.metadata.collection);
   const plan = hits.find((f) => f.layer.metadata.collection === "bebauungsplaene");

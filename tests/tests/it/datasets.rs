@@ -232,3 +232,111 @@ async fn bad_values_are_refused_with_the_allowed_ones() {
     }
     assert!(registry::list(&client).await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imagery_epochs_are_published_checked_and_followed() {
+    let work = tempfile::tempdir().unwrap();
+    let url = fresh_database().await;
+    let imagery_dir = work.path().join("imagery");
+    let client = connect(&url).await;
+    // Without imagery there is no imagery dataset.
+    assert_eq!(
+        registry::link_demo_imagery(&client, &defaults())
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(registry::list(&client).await.unwrap().is_empty());
+
+    let id =
+        crate::opendata_sizes::import_epoch(&url, &imagery_dir, work.path(), 1958, false, false)
+            .await;
+    let unknown = registry::add(
+        &client,
+        "alt",
+        &DatasetInput {
+            title: Some("Alt".into()),
+            description: Some("Alte Bilder".into()),
+            imagery: Some(vec![id.clone(), "luftbild-1999".into()]),
+            ..DatasetInput::default()
+        },
+        &defaults(),
+        "x",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        unknown
+            .to_string()
+            .contains("\"luftbild-1999\" does not exist"),
+        "{unknown}"
+    );
+
+    assert_eq!(
+        registry::link_demo_imagery(&client, &defaults())
+            .await
+            .unwrap(),
+        1
+    );
+    let d = registry::get(&client, registry::DEMO_IMAGERY)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.title, "Luftbilder");
+    assert_eq!(d.imagery, std::slice::from_ref(&id));
+    assert!(d.collections.is_empty());
+    assert_eq!(d.themes, ["REGI", "ENVI"]);
+    assert_eq!(d.license, "http://dcat-ap.de/def/licenses/dl-by-de/2.0");
+    assert_eq!(d.temporal_start.as_deref(), Some("1958-01-01"));
+    assert_eq!(d.temporal_end.as_deref(), Some("1958-12-31"));
+    let epoch = stadtkarte_core::imagery::get(&client, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let extent = d.extent_crs84.expect("the epoch's footprint is the extent");
+    for (a, b) in extent.iter().zip(epoch.bbox) {
+        assert!((a - b).abs() < 1e-9, "{extent:?} vs {:?}", epoch.bbox);
+    }
+    // Linking again replaces the dataset.
+    registry::link_demo_imagery(&client, &defaults())
+        .await
+        .unwrap();
+    assert_eq!(registry::list(&client).await.unwrap().len(), 1);
+
+    // A new import of the epoch (delete and insert in one transaction) keeps it in the
+    // dataset, and `modified` follows it.
+    let before = registry::get(&client, registry::DEMO_IMAGERY)
+        .await
+        .unwrap()
+        .unwrap()
+        .modified;
+    crate::opendata_sizes::import_epoch(&url, &imagery_dir, work.path(), 1958, false, true).await;
+    let after = registry::get(&client, registry::DEMO_IMAGERY)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.imagery, std::slice::from_ref(&id));
+    assert!(after.modified > before, "{} > {before}", after.modified);
+
+    // An epoch a dataset publishes cannot be removed; unlinked it can.
+    let refused = client
+        .execute("DELETE FROM catalog.imagery WHERE id = $1", &[&id])
+        .await;
+    assert!(refused.is_err(), "a published epoch was deleted");
+    let unlinked = registry::update(
+        &client,
+        registry::DEMO_IMAGERY,
+        &DatasetInput {
+            imagery: Some(vec![]),
+            ..DatasetInput::default()
+        },
+        "x",
+    )
+    .await
+    .unwrap();
+    assert!(unlinked.imagery.is_empty());
+    client
+        .execute("DELETE FROM catalog.imagery WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+}

@@ -316,10 +316,39 @@ async fn ckanapi_reads_the_ckan_subset() {
     );
 }
 
-#[tokio::test]
-async fn the_dcat_ap_de_catalog_passes_the_official_shapes() {
+/// Validates a catalog in Turtle with pyshacl (`tests/validate_dcat.py`) against the official
+/// DCAT-AP.de shapes of `profile` ("2.0" with the GovData conventions, or "3.0") in
+/// `../shared/data/dcat-ap-de`; returns the report (`violations`, `warnings`, `messages`).
+pub(crate) async fn validate_dcat(turtle: &[u8], profile: &str) -> serde_json::Value {
     let shapes =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/dcat-ap-de");
+    assert!(
+        shapes.is_dir(),
+        "{} is missing: the DCAT-AP.de shapes are needed to validate the catalog",
+        shapes.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog.ttl");
+    std::fs::write(&file, turtle).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("validate_dcat.py");
+    let out = tokio::process::Command::new(stadtkarte_tests::python())
+        .arg(&script)
+        .arg(&file)
+        .arg(&shapes)
+        .arg(profile)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_dcat_ap_de_catalog_passes_the_official_shapes() {
     let (app, _) = app().await;
     let r = get(&app, "/opendata/catalog.ttl", &[]).await;
     assert_eq!(r.status, 200);
@@ -330,34 +359,19 @@ async fn the_dcat_ap_de_catalog_passes_the_official_shapes() {
         "{text}"
     );
     assert!(text.contains("/opendata/orte> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/ns/dcat#Dataset>"));
-    if !shapes.is_dir() {
-        println!(
-            "SKIPPED: {} is absent; the catalog was not validated against the DCAT-AP.de shapes",
-            shapes.display()
-        );
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("catalog.ttl");
-    std::fs::write(&file, &r.body).unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("validate_dcat.py");
-    for profile in ["2.0", "3.0"] {
-        let out = tokio::process::Command::new(stadtkarte_tests::python())
-            .arg(&script)
-            .arg(&file)
-            .arg(&shapes)
-            .arg(profile)
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The profiles differ only in the datatype of dcat:byteSize.
+    for (profile, query) in [("2.0", ""), ("3.0", "?profile=3.0")] {
+        let r = get(&app, &format!("/opendata/catalog.ttl{query}"), &[]).await;
+        assert_eq!(r.status, 200);
+        let result = validate_dcat(&r.body, profile).await;
         assert_eq!(result["violations"], 0, "DCAT-AP.de {profile}: {result}");
     }
+    assert_eq!(
+        get(&app, "/opendata/catalog.ttl?profile=4.0", &[])
+            .await
+            .status,
+        400
+    );
 }
 
 /// Counts the dataset cards on an `/opendata` list page.

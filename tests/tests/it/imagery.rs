@@ -487,6 +487,22 @@ async fn imported_imagery_is_served_as_aligned_tiles_with_transparent_edges() {
         400
     );
 
+    // Two epochs imported in the same instant share nothing: a fresh server over the same
+    // version string still serves each epoch its own tiles.
+    connect(&url)
+        .await
+        .execute("UPDATE catalog.imagery SET version = 'v-gleich'", &[])
+        .await
+        .unwrap();
+    let mut config = config_for(&url);
+    config.imagery.dir = dir.display().to_string();
+    let (fresh, _) = app_with(config).await;
+    let a = get(&fresh, &format!("/imagery/luftbild-2020/19/{x}/{y}"), &[]).await;
+    let b = get(&fresh, &format!("/imagery/luftbild-1958/19/{x}/{y}"), &[]).await;
+    assert_eq!(a.body, xyz.body);
+    assert_eq!(b.body, old.body);
+    assert_ne!(a.header("etag"), b.header("etag"));
+
     // OGC API Tiles metadata and the series collection.
     let ts = get(
         &app,

@@ -1,0 +1,168 @@
+//! The download preparer: a background task (started by [`crate::router`] when
+//! `opendata.prepare_downloads` is on) that, shortly after start and then every
+//! `opendata.prepare_interval_secs`, walks every dataset's collections and makes each download
+//! that the cache does not hold for the current data version — one file at a time, `ogr2ogr`
+//! under `nice` and behind the same lock as requests — and then deletes the files of older
+//! versions. So the pages and catalogs know every size before anyone downloads, and downloads
+//! are served from files with their length.
+
+use std::time::{Duration, Instant};
+
+use stadtkarte_core::AppState;
+use stadtkarte_core::catalog;
+use stadtkarte_core::db::DbError;
+use stadtkarte_core::schema::CollectionSchema;
+
+use crate::cache::DownloadCache;
+use crate::downloads::{bulk_parts, bulk_version};
+use crate::export::{self, Priority};
+use crate::registry::RegistryError;
+use crate::{formats, streamed};
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Files made.
+    pub made: usize,
+    /// Files that could not be made (logged; tried again next round).
+    pub failed: usize,
+    /// Files of older versions deleted.
+    pub removed: usize,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// Why a round could not run at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrepareError {
+    /// The database could not be read.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The datasets could not be read.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The cache folder could not be cleaned.
+    #[error("cleaning the download cache: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Starts the preparer when the configuration asks for it.
+pub fn spawn(state: AppState) {
+    if state.config.opendata.prepare_downloads {
+        tokio::spawn(run(state));
+    }
+}
+
+async fn run(state: AppState) {
+    let interval = Duration::from_secs(state.config.opendata.prepare_interval_secs.max(1));
+    while !state.is_migrated() {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    loop {
+        match prepare(&state).await {
+            Ok(round) if round.made + round.failed + round.removed > 0 => tracing::info!(
+                made = round.made,
+                failed = round.failed,
+                removed = round.removed,
+                seconds = round.elapsed.as_secs_f64(),
+                "downloads prepared"
+            ),
+            Ok(_) => tracing::debug!("every download is prepared"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "preparing downloads failed; next attempt in {} s",
+                interval.as_secs()
+            ),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// One round: makes every missing file of the current versions, then deletes old ones.
+pub async fn prepare(state: &AppState) -> Result<Round, PrepareError> {
+    let started = Instant::now();
+    let cache = DownloadCache::new(&state.config);
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    let parts = bulk_parts(&**client).await?;
+    drop(client);
+    let mut schemas: Vec<&CollectionSchema> = parts.iter().map(|(_, s)| s).collect();
+    schemas.sort_by(|a, b| a.collection.id.cmp(&b.collection.id));
+    schemas.dedup_by(|a, b| a.collection.id == b.collection.id);
+    let mut round = Round::default();
+    // The quick streamed formats of every collection first, then the GDAL files.
+    let mut jobs: Vec<(&formats::Format, &CollectionSchema)> = Vec::new();
+    for streamed_first in [true, false] {
+        for format in formats::VECTOR {
+            if streamed::EXTS.contains(&format.ext) == streamed_first {
+                jobs.extend(schemas.iter().map(|s| (format, *s)));
+            }
+        }
+    }
+    for (format, schema) in jobs {
+        let target = cache.file(&schema.collection, format.ext);
+        if target.is_file() {
+            continue;
+        }
+        let one = Instant::now();
+        match make(state, &target, schema, format.ext).await {
+            Ok(()) => {
+                round.made += 1;
+                tracing::debug!(
+                    collection = %schema.collection.id,
+                    format = format.ext,
+                    seconds = one.elapsed().as_secs_f64(),
+                    "download prepared"
+                );
+            }
+            Err(e) => {
+                round.failed += 1;
+                tracing::warn!(
+                    collection = %schema.collection.id,
+                    format = format.ext,
+                    error = %e,
+                    "a download could not be prepared"
+                );
+            }
+        }
+    }
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    let current = catalog::list(&**client).await?;
+    // The datasets as they are now, in case they changed during the round.
+    let now = bulk_parts(&**client).await?;
+    drop(client);
+    round.removed = cache
+        .remove_stale(&current, Some(&bulk_version(&now)))?
+        .len();
+    round.elapsed = started.elapsed();
+    Ok(round)
+}
+
+async fn make(
+    state: &AppState,
+    target: &std::path::Path,
+    schema: &CollectionSchema,
+    ext: &str,
+) -> Result<(), String> {
+    if let Some(gdal) = export::file_format(ext) {
+        return export::file(
+            &state.config.database.url,
+            target,
+            schema,
+            gdal,
+            Priority::Background,
+        )
+        .await
+        .map_err(|e| e.to_string());
+    }
+    let writer = streamed::writer(schema, ext).ok_or_else(|| format!("no writer for {ext}"))?;
+    let client = state
+        .pool
+        .get()
+        .await
+        .map_err(|e| DbError::from(e).to_string())?;
+    streamed::write_file(&**client, writer, target)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,247 @@
+//! The citizens' map end to end: `/map` in headless Chromium (playwright-core) over the full
+//! demo (city, three aerial-image epochs, two development plans), as a citizen uses it; axe-core
+//! for accessibility.
+
+use serde_json::{Value, json};
+use stadtkarte_core::cog::{CogLevel, WORLD_HALF};
+use stadtkarte_core::crs::inverse_mercator;
+use stadtkarte_tests::{connect, full_demo, full_demo_app, get, serve};
+
+/// Centre (lon, lat) of the deepest level of the newest epoch: where the 20-cm images are.
+async fn fine_centre(url: &str, imagery: &std::path::Path) -> (f64, f64) {
+    let client = connect(url).await;
+    let levels: String = client
+        .query_one(
+            "SELECT levels::text FROM catalog.imagery ORDER BY year DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let levels: Value = serde_json::from_str(&levels).unwrap();
+    let deepest = levels
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|l| l["zoom"].as_u64().unwrap())
+        .unwrap();
+    let level = CogLevel::open(&imagery.join(deepest["file"].as_str().unwrap())).unwrap();
+    let tile = 2.0 * WORLD_HALF / f64::from(1u32 << level.zoom);
+    let x = -WORLD_HALF + (f64::from(level.col0) + f64::from(level.cols) / 2.0) * tile;
+    let y = WORLD_HALF - (f64::from(level.row0) + f64::from(level.rows) / 2.0) * tile;
+    inverse_mercator(x, y)
+}
+
+fn serious(violations: &Value) -> Vec<&Value> {
+    violations
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_uses_the_map() {
+    let (url, imagery) = full_demo();
+    let (app, _) = full_demo_app().await;
+
+    // The page and its assets are served by the binary itself, versioned and compressed.
+    let page = get(&app, "/map", &[]).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    let script = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(script.starts_with("/map/app.js?v="), "{script}");
+    let js = get(&app, &script, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(js.header("content-encoding"), "gzip");
+    assert!(js.header("cache-control").contains("immutable"));
+    assert!(
+        js.body.len() < 600_000,
+        "{} bytes compressed",
+        js.body.len()
+    );
+    let etag = js.header("etag").to_owned();
+    assert_eq!(
+        get(&app, &script, &[("if-none-match", &etag)]).await.status,
+        304
+    );
+    assert!(
+        get(&app, "/map/lizenzen.txt", &[])
+            .await
+            .text()
+            .contains("maplibre-gl")
+    );
+
+    let client = connect(url).await;
+    let (lon, lat) = fine_centre(url, imagery).await;
+    let plan = client
+        .query_one(
+            "SELECT ST_X(p), ST_Y(p), b.grz, pl.name FROM plans.baugebiete b
+               JOIN plans.bebauungsplaene pl ON pl.id = b.plan_id,
+               LATERAL ST_Transform(ST_PointOnSurface(b.geom), 4326) p
+              WHERE b.grz IS NOT NULL ORDER BY b.id LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (plan_lon, plan_lat, grz, plan_name): (f64, f64, f64, String) =
+        (plan.get(0), plan.get(1), plan.get(2), plan.get(3));
+    let street = client
+        .query_one(
+            "SELECT name, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+                 SELECT name, ST_Extent(ST_Transform(geom, 4326)) e FROM data.strassen
+                  WHERE stadtteil = 'Mitte' AND length(name) > 8 GROUP BY name, stadtteil ORDER BY name LIMIT 1) x",
+            &[],
+        )
+        .await
+        .unwrap();
+    let street_name: String = street.get(0);
+    let street_bbox: [f64; 4] = [street.get(1), street.get(2), street.get(3), street.get(4)];
+
+    let port = serve(app).await;
+    let scenario = json!({
+        "center": [lon, lat], "zoom": 17, "newEpoch": "luftbild-2023", "oldEpoch": "luftbild-1958",
+        "plan": {"lon": plan_lon, "lat": plan_lat}, "street": street_name, "streetBbox": street_bbox,
+    });
+    let browser = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser/mapviewer.mjs");
+    let out = tokio::process::Command::new("node")
+        .arg(&browser)
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg(scenario.to_string())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(result["error"].is_null(), "{}", result["error"]);
+    let s = &result["steps"];
+
+    // Loads without console errors; the canvas shows something.
+    assert_eq!(s["load"]["errors"], json!([]), "{s}");
+    assert!(
+        s["canvas"]["spread"].as_f64().unwrap() > 10.0,
+        "blank canvas: {}",
+        s["canvas"]
+    );
+
+    // Toggling the buildings changes what is rendered, and the permalink follows.
+    let before = s["toggle"]["before"].as_i64().unwrap();
+    assert!(before > 10, "{}", s["toggle"]);
+    assert_eq!(s["toggle"]["off"], 0);
+    assert_eq!(s["toggle"]["after"].as_i64().unwrap(), before);
+
+    // Clicking a building shows its attributes and names it in the URL.
+    let building = &s["building"];
+    assert!(building["error"].is_null(), "{building}");
+    let info = building["info"].as_str().unwrap();
+    for key in ["strasse", "funktion"] {
+        let value = building["props"][key].as_str().unwrap();
+        assert!(info.contains(value), "{value} missing in {info}");
+    }
+    assert!(info.contains("OGC API"), "{info}");
+    assert!(
+        building["hash"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("objekt=gebaeude/{}", building["id"])),
+        "{building}"
+    );
+    assert!(
+        serious(&s["axeMap"]).is_empty(),
+        "axe on /map: {}",
+        s["axeMap"]
+    );
+
+    // The permalink restores view, background, layers and the open feature.
+    let p = &s["permalink"];
+    assert_eq!(p["state1"]["base"], "luftbild-1958");
+    assert_eq!(p["state2"]["base"], p["state1"]["base"], "{p}");
+    assert_eq!(p["state2"]["visible"], p["state1"]["visible"], "{p}");
+    assert_eq!(p["state2"]["strassenShown"], "none");
+    for axis in ["lng", "lat"] {
+        let d = p["state1"]["c"][axis].as_f64().unwrap() - p["state2"]["c"][axis].as_f64().unwrap();
+        assert!(d.abs() < 1e-4, "{p}");
+    }
+    assert!((p["state1"]["z"].as_f64().unwrap() - p["state2"]["z"].as_f64().unwrap()).abs() < 0.01);
+    assert!(
+        p["state2"]["info"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(building["props"]["strasse"].as_str().unwrap()),
+        "{p}"
+    );
+    assert_eq!(p["errors"], json!([]), "{p}");
+
+    // The swipe shows colour (2023) on the left and grey (1958) on the right.
+    let w = &s["swipe"];
+    let left = w["left"]["saturation"].as_f64().unwrap();
+    let right = w["right"]["saturation"].as_f64().unwrap();
+    assert!(
+        left > 12.0 && right < 6.0,
+        "left {left}, right {right}: {w}"
+    );
+    assert!(
+        w["left"]["spread"].as_f64().unwrap() > 8.0 && w["right"]["spread"].as_f64().unwrap() > 8.0,
+        "{w}"
+    );
+    assert_eq!(w["labels"], json!(["2023", "1958"]));
+    assert_ne!(w["moved"], "50", "the keyboard moves the divider");
+    assert_eq!(w["errors"], json!([]), "{w}");
+
+    // Clicking a plan shows its name, its zoning at that place and its documents.
+    let plan_info = s["plan"]["info"].as_str().unwrap();
+    assert!(plan_info.contains(&plan_name), "{plan_info}");
+    assert!(plan_info.contains("GRZ"), "{plan_info}");
+    let grz_text = format!("{grz}").replace('.', ",");
+    assert!(
+        plan_info.contains(&format!("{grz}")) || plan_info.contains(&grz_text),
+        "GRZ {grz} missing: {plan_info}"
+    );
+    assert!(plan_info.contains("Planunterlagen"), "{plan_info}");
+
+    // Search finds the street and centres it.
+    let found = &s["search"];
+    assert!(found["index"].as_i64().unwrap() >= 0, "{found}");
+    let c = &found["centre"];
+    let (cx, cy) = (c["lng"].as_f64().unwrap(), c["lat"].as_f64().unwrap());
+    let m = 0.002;
+    assert!(
+        cx > street_bbox[0] - m
+            && cx < street_bbox[2] + m
+            && cy > street_bbox[1] - m
+            && cy < street_bbox[3] + m,
+        "centre {cx},{cy} outside {street_bbox:?}: {found}"
+    );
+    assert!(found["zoom"].as_f64().unwrap() >= 14.0, "{found}");
+
+    // A 360-pixel phone shows every control.
+    for (name, shown) in s["phone"]["closed"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .chain(s["phone"]["opened"].as_object().unwrap())
+    {
+        assert_eq!(shown, true, "{name} not visible on a phone: {}", s["phone"]);
+    }
+
+    // The landing page links the map and passes axe.
+    assert!(s["landingLinksMap"].as_i64().unwrap() >= 1);
+    assert!(
+        serious(&s["axeLanding"]).is_empty(),
+        "axe on /: {}",
+        s["axeLanding"]
+    );
+
+    // Measured, not asserted (see bench/): the cold load.
+    eprintln!("cold load of /map: {}", s["cold"]);
+}
