@@ -99,6 +99,45 @@ fn human_size(bytes: u64, en: bool) -> String {
     if en { text } else { text.replace('.', ",") }
 }
 
+/// The citizens' map, embedded with this dataset's layers (or its aerial image as background)
+/// over the dataset's extent; a link opens it large.
+fn preview_map(body: &mut String, d: &registry::Dataset, min_zoom: f64, en: bool) {
+    let Some(b) = d.extent_crs84 else {
+        return;
+    };
+    let (lon, lat) = (f64::midpoint(b[0], b[2]), f64::midpoint(b[1], b[3]));
+    // The zoom level at which the extent fills a map about 700 pixels wide.
+    let span = (b[2] - b[0]).max((b[3] - b[1]) * 1.6).max(1e-6);
+    let zoom = ((360.0 * 700.0 / 256.0 / span).log2() - 0.3)
+        .max(min_zoom + 0.5)
+        .clamp(2.0, 18.0);
+    let base = d.imagery.last().map_or("karte", String::as_str);
+    let layers = if d.collections.is_empty() && !d.imagery.is_empty() {
+        "stadtteile".to_owned()
+    } else {
+        d.collections.join(",")
+    };
+    let lang = if en { "&amp;lang=en" } else { "" };
+    let href = format!(
+        "/map#karte={zoom:.2}/{lat:.5}/{lon:.5}&amp;grund={}&amp;ebenen={}{lang}",
+        e(base),
+        e(&layers)
+    );
+    let _ = write!(
+        body,
+        "<h2>{}</h2><iframe src=\"{href}\" title=\"{}\" loading=\"lazy\" \
+         style=\"width:100%;height:24rem;border:1px solid #bbb;border-radius:6px\"></iframe>\
+         <p><a href=\"{href}\">{}</a></p>",
+        t(en, "Kartenvorschau", "Map preview"),
+        e(&format!(
+            "{}: {}",
+            t(en, "Kartenvorschau", "Map preview"),
+            d.title
+        )),
+        t(en, "Karte groß öffnen", "Open the map full size"),
+    );
+}
+
 /// A decimal number for people, with a comma in German.
 fn decimal(value: f64, digits: usize, en: bool) -> String {
     let text = format!("{value:.digits$}");
@@ -420,7 +459,7 @@ async fn one(
     }
     let _ = write!(
         body,
-        "</tbody></table><h2>{}</h2><p><a href=\"{lic}\">{}</a></p><p>{}</p><pre><code>{}</code></pre>",
+        "</tbody></table><h2>{}</h2><p><a href=\"{lic}\">{}</a></p><p>{}</p><pre tabindex=\"0\"><code>{}</code></pre>",
         t(en, "Lizenz", "Licence"),
         e(registry::license_name(&d.license)),
         t(
@@ -436,16 +475,26 @@ async fn one(
         lic = e(&d.license),
     );
     downloads_table(&mut body, &d, &offers.of(&d), en);
+    // The deepest minimum zoom of the dataset's layers: the preview must show them.
+    let min_zoom: Option<i16> = client
+        .query_one(
+            "SELECT max(min_zoom) FROM catalog.collections WHERE id = ANY($1)",
+            &[&d.collections],
+        )
+        .await
+        .map_err(DbError::query("reading the zoom range"))?
+        .get(0);
+    preview_map(&mut body, &d, min_zoom.map_or(0.0, f64::from), en);
     if let Some(c) = d.collections.first() {
         let _ = write!(
             body,
             "<h2>{}</h2><ul><li><a href=\"/collections/{c}/items?f=html\">OGC API Features</a> \
              (<code>{base}/collections/{c}/items</code>)</li><li><a href=\"/tiles/{c}\">TileJSON</a> \
              (<code>{base}/tiles/{c}/{{z}}/{{x}}/{{y}}</code>)</li></ul>\
-             <h3>curl</h3><pre><code>curl '{base}/collections/{c}/items?limit=10'</code></pre>\
-             <h3>Python</h3><pre><code>import requests\nfc = requests.get('{base}/collections/{c}/items', params={{'limit': 10}}).json()\n\
+             <h3>curl</h3><pre tabindex=\"0\"><code>curl '{base}/collections/{c}/items?limit=10'</code></pre>\
+             <h3>Python</h3><pre tabindex=\"0\"><code>import requests\nfc = requests.get('{base}/collections/{c}/items', params={{'limit': 10}}).json()\n\
              for feature in fc['features']:\n    print(feature['id'], feature['properties'])</code></pre>\
-             <h3>JavaScript</h3><pre><code>const fc = await (await fetch('{base}/collections/{c}/items?limit=10')).json();\n\
+             <h3>JavaScript</h3><pre tabindex=\"0\"><code>const fc = await (await fetch('{base}/collections/{c}/items?limit=10')).json();\n\
              console.log(fc.features.length);</code></pre>\
              <p><a href=\"/collections/{c}/items?f=html&amp;limit=100\">{}</a></p>",
             t(en, "Schnittstellen", "APIs"),
@@ -559,11 +608,11 @@ fn imagery_apis(body: &mut String, base: &str, id: &str, title: &str, en: bool) 
          (<code>{base}/wmts/1.0.0/WMTSCapabilities.xml</code>)</li>\
          <li>OGC API – Tiles: \
          <code>{base}/collections/{id}/map/tiles/WebMercatorQuad/{{z}}/{{row}}/{{col}}</code></li></ul>\
-         <h3>curl</h3><pre><code>curl '{base}/imagery/{id}'</code></pre>\
-         <h3>Python</h3><pre><code>import requests\n\
+         <h3>curl</h3><pre tabindex=\"0\"><code>curl '{base}/imagery/{id}'</code></pre>\
+         <h3>Python</h3><pre tabindex=\"0\"><code>import requests\n\
          tilejson = requests.get('{base}/imagery/{id}').json()\n\
          print(tilejson['tiles'][0], tilejson['minzoom'], tilejson['maxzoom'])</code></pre>\
-         <h3>JavaScript (MapLibre)</h3><pre><code>map.addSource('{id}', \
+         <h3>JavaScript (MapLibre)</h3><pre tabindex=\"0\"><code>map.addSource('{id}', \
          {{ type: 'raster', url: '{base}/imagery/{id}', tileSize: 256 }});\n\
          map.addLayer({{ id: '{id}', type: 'raster', source: '{id}' }});</code></pre>",
         t(en, "Schnittstellen", "APIs"),

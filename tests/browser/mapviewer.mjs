@@ -124,8 +124,26 @@ try {
     out.steps.building = { error: "no building found near the centre" };
   }
 
+  // The text alternative lists what the map shows.
+  await page.click("#textview summary");
+  out.steps.textView = await page.locator("#textlist").innerText();
+
+  // Export of the current view as PNG.
+  const [download] = await Promise.all([page.waitForEvent("download", { timeout: 15000 }), page.click("#export")]);
+  const file = await download.path();
+  const head = fs.readFileSync(file).subarray(0, 8).toString("hex");
+  out.steps.png = { name: download.suggestedFilename(), head, bytes: fs.statSync(file).size };
+
   // Accessibility of /map with the layer panel and a popup open.
   out.steps.axeMap = await axe(page);
+
+  // English by switch, and back.
+  await page.click("#lang");
+  out.steps.english = { lang: await page.evaluate(() => document.documentElement.lang),
+    layers: await page.innerText("#h-layers"), search: await page.getAttribute("#q", "placeholder"),
+    hash: await page.evaluate(() => location.hash) };
+  await page.click("#lang");
+  out.steps.german = { lang: await page.evaluate(() => document.documentElement.lang), layers: await page.innerText("#h-layers") };
 
   // 4. Permalink restores view, background and layers.
   await page.click("#layer-strassen");
@@ -216,6 +234,25 @@ try {
   out.steps.axeLanding = await axe(landing);
   out.steps.landingLinksMap = await landing.locator('a[href$="/map"]').count();
   await landing.close();
+
+  // The open-data pages (list, a vector dataset with its embedded map, the aerial images) pass
+  // axe too; the embedded map shows the dataset's layer.
+  out.steps.opendata = {};
+  for (const path of ["/opendata", "/opendata/gebaeude", "/opendata/luftbilder", "/opendata?lang=en"]) {
+    const p = await browser.newPage();
+    await p.goto(`${base}${path}`, { waitUntil: "networkidle" });
+    const frame = await p.locator("iframe").first().getAttribute("src").catch(() => null);
+    let embedded = null;
+    if (frame) {
+      const f = p.frames().find((x) => x.url().includes("/map"));
+      await f.waitForFunction(() => window.stadtkarte && window.stadtkarte.ready, null, { timeout: 60000 });
+      await f.waitForTimeout(2000);
+      embedded = await f.evaluate(() => ({ base: window.stadtkarte.state.base, visible: [...window.stadtkarte.state.visible],
+        buildings: window.stadtkarte.map.getLayer("gebaeude-fill") ? window.stadtkarte.map.queryRenderedFeatures({ layers: ["gebaeude-fill"] }).length : -1 }));
+    }
+    out.steps.opendata[path] = { frame, embedded, axe: await axe(p) };
+    await p.close();
+  }
 
   // 10. Cold load: bytes over the wire and time until the first tiles show.
   const cold = await browser.newContext();

@@ -322,6 +322,23 @@ pub fn demo_database() -> &'static str {
     })
 }
 
+/// A folder of the shared sample data (`../shared/data/{name}` next to the clone, or
+/// `$STADTKARTE_SHARED_DATA/{name}`, or `/work/shared/data/{name}` on the team's machines).
+#[must_use]
+pub fn shared_data(name: &str) -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Ok(dir) = std::env::var("STADTKARTE_SHARED_DATA") {
+        candidates.push(PathBuf::from(dir).join(name));
+    }
+    candidates.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/data")
+            .join(name),
+    );
+    candidates.push(Path::new("/work/shared/data").join(name));
+    candidates.into_iter().find(|p| p.is_dir())
+}
+
 /// The complete demo as `make demo` loads it — the city, its three aerial-image epochs — plus
 /// the two Koblenz development plans of `tests/fixtures/xplan`, loaded once per run by the
 /// `stadtkarte` binary itself. Returns the database URL and the imagery folder.

@@ -320,12 +320,9 @@ async fn ckanapi_reads_the_ckan_subset() {
 /// DCAT-AP.de shapes of `profile` ("2.0" with the GovData conventions, or "3.0") in
 /// `../shared/data/dcat-ap-de`; returns the report (`violations`, `warnings`, `messages`).
 pub(crate) async fn validate_dcat(turtle: &[u8], profile: &str) -> serde_json::Value {
-    let shapes =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/dcat-ap-de");
-    assert!(
-        shapes.is_dir(),
-        "{} is missing: the DCAT-AP.de shapes are needed to validate the catalog",
-        shapes.display()
+    let shapes = stadtkarte_tests::shared_data("dcat-ap-de").expect(
+        "shared/data/dcat-ap-de is missing (next to the clone, $STADTKARTE_SHARED_DATA or \
+         /work/shared/data): the DCAT-AP.de shapes are needed to validate the catalog",
     );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("catalog.ttl");

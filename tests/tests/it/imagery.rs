@@ -836,3 +836,62 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A JPEG-compressed aligned COG (as surveying offices deliver them, and as GDAL writes them
+/// with the quantisation tables shared in `JPEGTables`): the copied tile, with the tables spliced
+/// in, is a JPEG that GDAL decodes on its own, with the colours of the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jpeg_tiles_get_their_tables() {
+    let work = tempfile::tempdir().unwrap();
+    let source = Source::FINE.write(work.path(), "jpeg-quelle", Kind::Rgb);
+    let cog = work.path().join("jpeg.tif");
+    let out = std::process::Command::new("gdal_translate")
+        .args([
+            "-q",
+            "-of",
+            "COG",
+            "-co",
+            "TILING_SCHEME=GoogleMapsCompatible",
+            "-co",
+            "COMPRESS=JPEG",
+        ])
+        .args(["-co", "OVERVIEWS=NONE", "-co", "ADD_ALPHA=NO"])
+        .arg(&source)
+        .arg(&cog)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let level = stadtkarte_core::cog::CogLevel::open(&cog).unwrap();
+    assert_eq!(level.codec, stadtkarte_core::cog::TileCodec::Jpeg);
+    let (col, row) = (level.col0 + level.cols / 2, level.row0 + level.rows / 2);
+    let bytes = level.tile(col, row).unwrap().expect("a tile in the middle");
+    assert_eq!(&bytes[..2], &[0xFF, 0xD8]);
+    let tile = work.path().join("kachel.jpg");
+    std::fs::write(&tile, &bytes).unwrap();
+    let info = std::process::Command::new("gdalinfo")
+        .args(["-stats", "-json"])
+        .arg(&tile)
+        .output()
+        .unwrap();
+    assert!(
+        info.status.success(),
+        "GDAL cannot decode the tile: {}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let json: Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(json["size"], serde_json::json!([256, 256]));
+    let mean = json["bands"][2]["mean"].as_f64().unwrap();
+    assert!(
+        mean > 60.0 && mean < 200.0,
+        "blue (checkerboard 60/200) mean {mean}"
+    );
+    // The quantisation tables (DQT) come from the file's JPEGTables, not from the tile.
+    assert!(
+        bytes.windows(2).any(|w| w == [0xFF, 0xDB]),
+        "no DQT in the served tile"
+    );
+}

@@ -289,14 +289,10 @@ async fn bad_plans_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn the_real_sample_plans_import_when_they_are_there() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/xplanung");
-    if !shared.is_dir() {
-        println!(
-            "SKIPPED: {} is absent; the real XPlanGML sample plans were not read",
-            shared.display()
-        );
-        return;
-    }
+    let shared = stadtkarte_tests::shared_data("xplanung").expect(
+        "shared/data/xplanung is missing (next to the clone, $STADTKARTE_SHARED_DATA or \
+         /work/shared/data): the real XPlanGML sample plans are part of the tests",
+    );
     let mut client = connect(&fresh_database().await).await;
     let expect = [
         ("BPlan002_5-4.gml", "5.4", 3, 0),

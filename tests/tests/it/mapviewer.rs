@@ -162,6 +162,35 @@ async fn a_citizen_uses_the_map() {
         s["axeMap"]
     );
 
+    // The text view names what is in view; the PNG export is a PNG of the map.
+    let text_view = s["textView"].as_str().unwrap();
+    assert!(
+        text_view.contains(building["props"]["strasse"].as_str().unwrap())
+            && text_view.contains("Straßen"),
+        "{text_view}"
+    );
+    assert_eq!(s["png"]["head"], "89504e470d0a1a0a", "{}", s["png"]);
+    assert!(s["png"]["bytes"].as_u64().unwrap() > 20_000, "{}", s["png"]);
+    assert!(
+        s["png"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("stadtkarte-")
+    );
+
+    // German by default, English by switch (also in the permalink), and back.
+    assert_eq!(s["english"]["lang"], "en");
+    assert_eq!(s["english"]["layers"], "Themes");
+    assert!(
+        s["english"]["search"]
+            .as_str()
+            .unwrap()
+            .starts_with("Street")
+    );
+    assert!(s["english"]["hash"].as_str().unwrap().contains("lang=en"));
+    assert_eq!(s["german"]["lang"], "de");
+    assert_eq!(s["german"]["layers"], "Themen");
+
     // The permalink restores view, background, layers and the open feature.
     let p = &s["permalink"];
     assert_eq!(p["state1"]["base"], "luftbild-1958");
@@ -240,6 +269,38 @@ async fn a_citizen_uses_the_map() {
         serious(&s["axeLanding"]).is_empty(),
         "axe on /: {}",
         s["axeLanding"]
+    );
+
+    // The open-data pages pass axe; a dataset page embeds the map with its layer, the aerial
+    // images' page with the newest epoch as background.
+    let od = &s["opendata"];
+    for (page, result) in od.as_object().unwrap() {
+        assert!(
+            serious(&result["axe"]).is_empty(),
+            "axe on {page}: {}",
+            result["axe"]
+        );
+    }
+    let buildings = &od["/opendata/gebaeude"];
+    assert!(
+        buildings["frame"]
+            .as_str()
+            .unwrap()
+            .contains("ebenen=gebaeude"),
+        "{buildings}"
+    );
+    assert_eq!(
+        buildings["embedded"]["visible"],
+        json!(["gebaeude"]),
+        "{buildings}"
+    );
+    assert!(
+        buildings["embedded"]["buildings"].as_i64().unwrap() > 0,
+        "{buildings}"
+    );
+    assert_eq!(
+        od["/opendata/luftbilder"]["embedded"]["base"], "luftbild-2023",
+        "{od}"
     );
 
     // Measured, not asserted (see bench/): the cold load.
