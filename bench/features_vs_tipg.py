@@ -73,8 +73,9 @@ def main():
         sh(sys.executable, "-m", "venv", VENV)
         sh(os.path.join(VENV, "bin", "pip"), "install", "-q", "tipg==1.6.1", "uvicorn")
     binary = os.path.join(TARGET, "release", "stadtkarte")
-    env = {**os.environ, "STADTKARTE_DATABASE__URL": URL}
-    sh(binary, "demo", "--scale", "10", env=env)
+    env = {**os.environ, "STADTKARTE_DATABASE__URL": URL,
+           "STADTKARTE_OPENDATA__PREPARE_DOWNLOADS": "false"}
+    sh(binary, "demo", "--scale", "10", "--no-imagery", env=env)
     servers = []
     try:
         ours = subprocess.Popen([binary, "serve"], env={**env, "STADTKARTE_SERVER__LISTEN": f"127.0.0.1:{OURS}",

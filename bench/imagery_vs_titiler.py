@@ -120,11 +120,12 @@ def main():
     sources = os.path.join(CACHE, "quellen")
     imagery_dir = os.path.join(CACHE, "pyramiden")
     env = {**os.environ, "STADTKARTE_DATABASE__URL": URL, "STADTKARTE_LOG__LEVEL": "warn",
+           "STADTKARTE_OPENDATA__PREPARE_DOWNLOADS": "false",
            "STADTKARTE_IMAGERY__DIR": imagery_dir}
     t = time.perf_counter()
     sh(binary, "demo", "--imagery-sources", sources, env=env)
     demo_secs = time.perf_counter() - t
-    fine = sorted(glob.glob(os.path.join(sources, "*2023*fein*.vrt")) or glob.glob(os.path.join(sources, "*2023*.vrt")))[-1]
+    fine = os.path.join(sources, "luftbild-2023-innenstadt.vrt")
     cog = os.path.join(CACHE, "luftbild-2023-zentrum-25832.tif")
     if not os.path.exists(cog) or os.path.getmtime(cog) < os.path.getmtime(fine):
         sh("gdal_translate", "-q", "-of", "COG", "-co", "COMPRESS=JPEG", "-co", "QUALITY=85",

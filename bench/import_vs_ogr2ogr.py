@@ -47,11 +47,11 @@ def main():
     gpkg = os.path.join(CACHE, "gebaeude-1m.gpkg")
     if not os.path.exists(gpkg):
         # Scale 17 gives a little over a million buildings; export exactly FEATURES of them.
-        subprocess.check_call([binary, "demo", "--scale", "17"], env={**os.environ, "STADTKARTE_DATABASE__URL": URL})
+        subprocess.check_call([binary, "demo", "--scale", "17", "--no-imagery"], env={**os.environ, "STADTKARTE_DATABASE__URL": URL})
         subprocess.check_call(["ogr2ogr", "-f", "GPKG", gpkg + ".tmp", PG, "-nln", "gebaeude",
                                "-sql", f"SELECT * FROM data.gebaeude ORDER BY id LIMIT {FEATURES}"])
         os.rename(gpkg + ".tmp", gpkg)
-        subprocess.check_call([binary, "demo"], env={**os.environ, "STADTKARTE_DATABASE__URL": URL})
+        subprocess.check_call([binary, "demo", "--no-imagery"], env={**os.environ, "STADTKARTE_DATABASE__URL": URL})
     ours, theirs = [], []
     for _ in range(ROUNDS):
         ours.append(run([binary, "import", "vector", gpkg, "--collection", "bench_import", "--replace"],

@@ -116,8 +116,9 @@ def main():
         subprocess.check_call(["cargo", "install", "martin@1.14.0", "--locked", "--no-default-features",
                                "--features", "postgres", "-j2", "--root", BIN])
     binary = os.path.join(TARGET, "release", "stadtkarte")
-    env = {**os.environ, "STADTKARTE_DATABASE__URL": URL, "STADTKARTE_LOG__LEVEL": "warn"}
-    subprocess.check_call([binary, "demo", "--scale", "10"], env=env)
+    env = {**os.environ, "STADTKARTE_DATABASE__URL": URL, "STADTKARTE_LOG__LEVEL": "warn",
+           "STADTKARTE_OPENDATA__PREPARE_DOWNLOADS": "false"}
+    subprocess.check_call([binary, "demo", "--scale", "10", "--no-imagery"], env=env)
     # Buildings from z12, for both servers.
     subprocess.check_call(["psql", "-h", "127.0.0.1", "-p", PORT, "-U", "stadtkarte", "-d", "stadtkarte", "-qc",
                            "UPDATE catalog.collections SET min_zoom = 12 WHERE id = 'gebaeude'"])

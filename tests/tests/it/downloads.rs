@@ -237,6 +237,37 @@ async fn files_made_by_gdal_open_with_the_right_crs_and_counts() {
     let mut readme = String::new();
     std::io::Read::read_to_string(&mut zip.by_name("LIESMICH.txt").unwrap(), &mut readme).unwrap();
     assert!(readme.contains("fertigstellung to fertigstel"), "{readme}");
+
+    // Above FGB_INDEX_LIMIT features a FlatGeobuf has no spatial index (GDAL would hold it in
+    // memory): the same features, a smaller file, still readable.
+    let indexed = get(&app, "/opendata/orte/poi.fgb", &[]).await.body;
+    client
+        .execute(
+            "UPDATE catalog.collections SET feature_count = $1, updated_at = now() WHERE id = 'poi'",
+            &[&(stadtkarte_opendata::export::FGB_INDEX_LIMIT + 1)],
+        )
+        .await
+        .unwrap();
+    let plain = get(&app, "/opendata/orte/poi.fgb", &[]).await.body;
+    assert!(
+        plain.len() + 1000 < indexed.len(),
+        "without the index {} bytes, with it {}",
+        plain.len(),
+        indexed.len()
+    );
+    let file = dir.path().join("ohne-index.fgb");
+    std::fs::write(&file, &plain).unwrap();
+    let out = tokio::process::Command::new("ogrinfo")
+        .args(["-ro", "-al", "-so"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("Feature Count: {count}")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
