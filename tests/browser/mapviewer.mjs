@@ -176,9 +176,39 @@ try {
   await swipePage.focus("#swipe");
   await swipePage.keyboard.press("Shift+ArrowLeft");
   const moved = await swipePage.getAttribute("#swipe", "aria-valuenow");
-  out.steps.swipe = { left, right, moved, labels: [await swipePage.innerText("#swipe-left"), await swipePage.innerText("#swipe-right")],
+  // The mouse drags the divider.
+  const handle = await swipePage.locator("#swipe span").boundingBox();
+  await swipePage.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+  await swipePage.mouse.down();
+  await swipePage.mouse.move(mbox.x + mbox.width * 0.25, handle.y + handle.height / 2, { steps: 5 });
+  await swipePage.mouse.up();
+  const dragged = Number(await swipePage.getAttribute("#swipe", "aria-valuenow"));
+  out.steps.swipe = { left, right, moved, dragged, labels: [await swipePage.innerText("#swipe-left"), await swipePage.innerText("#swipe-right")],
     errors: swipePage.errors.slice() };
   await swipePage.close();
+
+  // Touch drags the divider too; locate-me centres the map on the device's position.
+  const touch = await browser.newContext({ hasTouch: true, viewport: { width: 1280, height: 800 },
+    geolocation: { latitude: lat + 0.002, longitude: lon - 0.003 }, permissions: ["geolocation"] });
+  const tp = await touch.newPage();
+  await tp.goto(`${base}/map#karte=${scenario.zoom}/${lat}/${lon}&grund=${scenario.newEpoch}&vergleich=${scenario.oldEpoch}`);
+  await tp.waitForFunction(() => window.stadtkarte && window.stadtkarte.ready && window.stadtkarte.map2, null, { timeout: 60000 });
+  const th = await tp.locator("#swipe span").boundingBox();
+  const tbox = await tp.locator("#maps").boundingBox();
+  const cdpTouch = await touch.newCDPSession(tp);
+  const point = (x, y) => ({ touchPoints: [{ x, y, id: 1 }] });
+  const y0 = th.y + th.height / 2;
+  await cdpTouch.send("Input.dispatchTouchEvent", { type: "touchStart", ...point(th.x + th.width / 2, y0) });
+  for (let i = 1; i <= 5; i++) {
+    await cdpTouch.send("Input.dispatchTouchEvent", { type: "touchMove", ...point(th.x + th.width / 2 + (tbox.width * 0.3 * i) / 5, y0) });
+  }
+  await cdpTouch.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  const touched = Number(await tp.getAttribute("#swipe", "aria-valuenow"));
+  await tp.click(".maplibregl-ctrl-geolocate");
+  await tp.waitForTimeout(3000);
+  const located = await tp.evaluate(() => window.stadtkarte.map.getCenter());
+  out.steps.touch = { touched, located, expected: { lng: lon - 0.003, lat: lat + 0.002 } };
+  await touch.close();
 
   // 6. A plan: click inside a building zone, the panel shows the plan and its zoning.
   if (scenario.plan) {

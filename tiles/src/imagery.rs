@@ -243,7 +243,14 @@ impl Imagery {
         drop(client);
         let mut epochs = Vec::with_capacity(rows.len());
         for row in rows {
-            epochs.push(self.open(row).await?);
+            let id = row.id.clone();
+            match self.open(row).await {
+                Ok(epoch) => epochs.push(epoch),
+                // One epoch with missing or broken files must not hide the others.
+                Err(problem) => {
+                    tracing::error!(epoch = %id, detail = %problem.detail, "imagery epoch unusable, left out of lists");
+                }
+            }
         }
         Ok(epochs)
     }

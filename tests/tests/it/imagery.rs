@@ -820,6 +820,30 @@ async fn bad_imagery_input_gets_a_clear_message_and_changes_nothing() {
         .unwrap()
         .get(0);
     assert_eq!(audit, 2);
+
+    // An epoch whose files went missing is left out of the lists; the others stay served.
+    std::fs::remove_dir_all(dir.join("breit")).unwrap();
+    let mut config = config_for(&url);
+    config.imagery.dir = dir.display().to_string();
+    let (app, _) = app_with(config).await;
+    let list = get(&app, "/imagery", &[]).await;
+    assert_eq!(list.status, 200);
+    let ids: Vec<String> = list.json()["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        ids.contains(&"bild".to_owned()) && !ids.contains(&"breit".to_owned()),
+        "{ids:?}"
+    );
+    assert_eq!(
+        get(&app, "/wmts/1.0.0/WMTSCapabilities.xml", &[])
+            .await
+            .status,
+        200
+    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -225,6 +225,23 @@ async fn a_citizen_uses_the_map() {
     );
     assert_eq!(w["labels"], json!(["2023", "1958"]));
     assert_ne!(w["moved"], "50", "the keyboard moves the divider");
+    let dragged = w["dragged"].as_f64().unwrap();
+    assert!(
+        (dragged - 25.0).abs() < 3.0,
+        "the mouse drags the divider: {w}"
+    );
+    let t = &s["touch"];
+    assert!(
+        t["touched"].as_f64().unwrap() > 70.0,
+        "touch drags the divider: {t}"
+    );
+    for axis in ["lng", "lat"] {
+        let d = t["located"][axis].as_f64().unwrap() - t["expected"][axis].as_f64().unwrap();
+        assert!(
+            d.abs() < 1e-4,
+            "locate-me centres the device's position: {t}"
+        );
+    }
     assert_eq!(w["errors"], json!([]), "{w}");
 
     // Clicking a plan shows its name, its zoning at that place and its documents.
