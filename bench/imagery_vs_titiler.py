@@ -12,26 +12,22 @@ once by 4 concurrent clients. Warm: wrk with 4 connections for DURATION seconds 
 Reports tiles/s, p50/p99, bytes per tile, the ratios, and the storage per epoch against the
 source. TiTiler is installed into .local/bench-venv from PyPI (titiler.application).
 """
-import concurrent.futures
 import glob
-import http.client
 import json
-import math
 import os
-import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+from tilebench import cold, tile_grid, wait, warm
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/stadtkarte/target"))
 PORT = os.environ.get("PG_PORT", "5439")
 URL = f"postgresql://stadtkarte@127.0.0.1:{PORT}/stadtkarte"
-DURATION = os.environ.get("DURATION", "10")
 VENV = os.path.join(ROOT, ".local", "bench-venv")
 CACHE = os.path.expanduser("~/.cache/stadtkarte/bench/imagery")
 OURS, TITILER = 8191, 8193
@@ -39,71 +35,6 @@ OURS, TITILER = 8191, 8193
 
 def sh(*args, **kw):
     subprocess.check_call(list(args), **kw)
-
-
-def tiles(bounds, zooms):
-    out = []
-    for z in zooms:
-        n = 2 ** z
-        def col(lon):
-            return int((lon + 180) / 360 * n)
-        def row(lat):
-            r = math.radians(lat)
-            return int((1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * n)
-        for y in range(row(bounds[3]), row(bounds[1]) + 1):
-            for x in range(col(bounds[0]), col(bounds[2]) + 1):
-                out.append((z, x, y))
-    return out
-
-
-def wait(url):
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url, timeout=5).read()
-            return
-        except Exception:
-            time.sleep(0.2)
-    sys.exit(f"{url} did not come up")
-
-
-def cold(port, paths):
-    """Each path once, 4 clients: (tiles/s, p50 ms, p99 ms, mean bytes of 200s, statuses)."""
-    latencies, sizes, statuses = [], [], {}
-    def worker(chunk):
-        conn = http.client.HTTPConnection("127.0.0.1", port)
-        for p in chunk:
-            t = time.perf_counter()
-            conn.request("GET", p)
-            r = conn.getresponse()
-            body = r.read()
-            latencies.append((time.perf_counter() - t) * 1000)
-            statuses[r.status] = statuses.get(r.status, 0) + 1
-            if r.status == 200:
-                sizes.append(len(body))
-    chunks = [paths[i::4] for i in range(4)]
-    start = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        list(pool.map(worker, chunks))
-    elapsed = time.perf_counter() - start
-    latencies.sort()
-    return (len(paths) / elapsed, statistics.median(latencies), latencies[max(0, int(len(latencies) * 0.99) - 1)],
-            statistics.mean(sizes) if sizes else 0, statuses)
-
-
-def warm(port, paths, workdir):
-    script = os.path.join(workdir, f"paths{port}.lua")
-    with open(script, "w") as f:
-        f.write("paths = {\n" + ",\n".join(f'"{p}"' for p in paths) + "\n}\n")
-        f.write('i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n')
-    out = subprocess.run(["wrk", "-t2", "-c4", f"-d{DURATION}s", "--latency", "-s", script, f"http://127.0.0.1:{port}"],
-                         capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    def lat(p):
-        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
-        v, unit = float(m.group(1)), m.group(2)
-        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
-    return rps, lat(50), lat(99), int(errors.group(1)) if errors else 0
 
 
 def main():
@@ -144,7 +75,7 @@ def main():
         info = json.load(urllib.request.urlopen(f"http://127.0.0.1:{TITILER}/cog/info.geojson?url={cog}"))
         coords = info["geometry"]["coordinates"][0]
         bounds = (min(c[0] for c in coords), min(c[1] for c in coords), max(c[0] for c in coords), max(c[1] for c in coords))
-        tileset = tiles(bounds, range(14, 19))
+        tileset = tile_grid(bounds, range(14, 19))
         ours_paths = [f"/imagery/luftbild-2023/{z}/{x}/{y}" for z, x, y in tileset]
         their_paths = [f"/cog/tiles/WebMercatorQuad/{z}/{x}/{y}.webp?url={cog}" for z, x, y in tileset]
         # One warm-up pass each (opens the files, fills GDAL's block cache for TiTiler).

@@ -430,8 +430,20 @@ pub async fn add(
         )
         .await
         .map_err(DbError::query("adding a dataset"))?;
-    set_collections(client, id, input.collections.as_deref().unwrap_or_default()).await?;
-    set_imagery(client, id, input.imagery.as_deref().unwrap_or_default()).await?;
+    set_links(
+        client,
+        id,
+        Links::Collections,
+        input.collections.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    set_links(
+        client,
+        id,
+        Links::Imagery,
+        input.imagery.as_deref().unwrap_or_default(),
+    )
+    .await?;
     catalog::audit(
         client,
         actor,
@@ -491,10 +503,10 @@ pub async fn update(
         .await
         .map_err(DbError::query("updating a dataset"))?;
     if let Some(collections) = &input.collections {
-        set_collections(client, id, collections).await?;
+        set_links(client, id, Links::Collections, collections).await?;
     }
     if let Some(epochs) = &input.imagery {
-        set_imagery(client, id, epochs).await?;
+        set_links(client, id, Links::Imagery, epochs).await?;
     }
     catalog::audit(client, actor, "dataset.update", id, &serde_json::json!({})).await?;
     get(client, id)
@@ -502,47 +514,44 @@ pub async fn update(
         .ok_or_else(|| RegistryError::NotFound(id.to_owned()))
 }
 
-async fn set_collections(
-    client: &impl GenericClient,
-    id: &str,
-    collections: &[String],
-) -> Result<(), RegistryError> {
-    client
-        .execute(
-            "DELETE FROM catalog.dataset_collections WHERE dataset_id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(DbError::query("linking collections"))?;
-    client
-        .execute(
-            "INSERT INTO catalog.dataset_collections (dataset_id, collection_id) SELECT $1, unnest($2::text[])",
-            &[&id, &collections],
-        )
-        .await
-        .map_err(DbError::query("linking collections"))?;
-    Ok(())
+/// What a dataset links to: its link table and that table's column.
+#[derive(Clone, Copy)]
+enum Links {
+    Collections,
+    Imagery,
 }
 
-async fn set_imagery(
+/// Replaces the dataset's links of one kind.
+async fn set_links(
     client: &impl GenericClient,
     id: &str,
-    epochs: &[String],
+    kind: Links,
+    targets: &[String],
 ) -> Result<(), RegistryError> {
+    let (table, column, what) = match kind {
+        Links::Collections => (
+            "dataset_collections",
+            "collection_id",
+            "linking collections",
+        ),
+        Links::Imagery => ("dataset_imagery", "imagery_id", "linking imagery epochs"),
+    };
     client
         .execute(
-            "DELETE FROM catalog.dataset_imagery WHERE dataset_id = $1",
+            &format!("DELETE FROM catalog.{table} WHERE dataset_id = $1"),
             &[&id],
         )
         .await
-        .map_err(DbError::query("linking imagery epochs"))?;
+        .map_err(DbError::query(what))?;
     client
         .execute(
-            "INSERT INTO catalog.dataset_imagery (dataset_id, imagery_id) SELECT $1, unnest($2::text[])",
-            &[&id, &epochs],
+            &format!(
+                "INSERT INTO catalog.{table} (dataset_id, {column}) SELECT $1, unnest($2::text[])"
+            ),
+            &[&id, &targets],
         )
         .await
-        .map_err(DbError::query("linking imagery epochs"))?;
+        .map_err(DbError::query(what))?;
     Ok(())
 }
 
