@@ -286,8 +286,22 @@ struct VectorArgs {
     /// CSV: column with WKT geometry.
     #[arg(long)]
     wkt_column: Option<String>,
+    /// CSV: the type of a column, e.g. `--type plz=text` (text, integer, bigint, double,
+    /// boolean, date, timestamp); repeat for several. Default: inferred, only unambiguous
+    /// numbers become numbers; a .csvt file beside the CSV is honoured too.
+    #[arg(long = "type", value_name = "COLUMN=TYPE", value_parser = parse_column_type)]
+    types: Vec<(String, String)>,
+    /// CSV: skip malformed rows (each reported with its line) instead of refusing the file.
+    #[arg(long)]
+    skip_bad_rows: bool,
     #[command(flatten)]
     provenance: Provenance,
+}
+
+fn parse_column_type(text: &str) -> Result<(String, String), String> {
+    text.rsplit_once('=')
+        .map(|(name, kind)| (name.to_owned(), kind.to_owned()))
+        .ok_or_else(|| format!("expected COLUMN=TYPE, not {text:?}"))
 }
 
 /// Parses the arguments and runs the command. Argument errors print clap's help and exit.
@@ -536,7 +550,6 @@ async fn load_demo_imagery(
 
 async fn import_vector(config: &Config, args: VectorArgs) -> anyhow::Result<()> {
     let mut client = connect_and_migrate(config).await?;
-    let (license, attribution, actor) = args.provenance.resolve(config);
     let job = VectorImport {
         file: args.file,
         collection: args.collection,
@@ -549,41 +562,67 @@ async fn import_vector(config: &Config, args: VectorArgs) -> anyhow::Result<()> 
         x_column: args.x_column,
         y_column: args.y_column,
         wkt_column: args.wkt_column,
-        license,
-        attribution,
-        actor,
+        types: args.types,
+        skip_bad_rows: args.skip_bad_rows,
+        license: args.provenance.license,
+        attribution: args.provenance.attribution,
+        default_license: config.city.license.clone(),
+        default_attribution: config.city.attribution.clone(),
+        actor: args.provenance.actor,
         storage_srid: config.city.storage_srid,
     };
     let s = vector::import(&mut client, &job).await?;
+    print_vector_summary(&s);
+    Ok(())
+}
+
+/// The summary of a vector import: what was read, stored, repaired and skipped (the numbers
+/// add up: read = stored + skipped), what a replace kept and dropped.
+fn print_vector_summary(s: &vector::VectorSummary) {
     let secs = s.elapsed.as_secs_f64();
     #[allow(clippy::cast_precision_loss)]
     let rate = s.written as f64 / secs.max(0.001);
     eprintln!(
-        "Sammlung »{}« aus Layer »{}« ({}), Geometrie {}",
-        s.collection, s.layer, s.source_crs, s.geometry_type
-    );
-    eprintln!("  gelesen       {:>10}", s.read);
-    eprintln!("  geschrieben   {:>10}", s.written);
-    eprintln!(
-        "  repariert     {:>10}  (ungültige Geometrien, ST_MakeValid)",
-        s.repaired
+        "Sammlung »{}« aus Layer »{}« ({}), Geometrie {}{}",
+        s.collection,
+        s.layer,
+        s.source_crs,
+        s.geometry_type,
+        if s.three_d { " mit Z (3D)" } else { "" }
     );
     let skipped: u64 = s.skipped.iter().map(|(_, n)| n).sum();
+    eprintln!("  gelesen       {:>10}", s.read);
+    eprintln!("  gespeichert   {:>10}", s.written);
     eprintln!("  übersprungen  {skipped:>10}");
     for (reason, n) in &s.skipped {
         eprintln!("      {n} × {reason}");
     }
+    for (id, reason) in &s.skipped_features {
+        eprintln!("      Objekt {id}: {reason}");
+    }
+    for (line, reason) in &s.skipped_lines {
+        eprintln!("      Zeile {line}: {reason}");
+    }
+    eprintln!(
+        "  repariert     {:>10}  (ungültige Geometrien, ST_MakeValid; davon {} ohne Teile anderer Geometrieart)",
+        s.repaired, s.parts_dropped
+    );
     for (from, to) in &s.renamed {
-        eprintln!("  Spalte »{from}« heißt jetzt {to}");
+        eprintln!("  Spalte »{from}« heißt in der API {to} (Titel bleibt »{from}«)");
     }
     for (field, why) in &s.dropped_fields {
         eprintln!("  Feld »{field}« nicht importiert: {why}");
+    }
+    for kept in &s.kept_settings {
+        eprintln!("  beibehalten: {kept}");
+    }
+    for (setting, why) in &s.dropped_settings {
+        eprintln!("  NICHT beibehalten: {setting} — {why}");
     }
     eprintln!("  Zeit          {secs:>10.1} s ({rate:.0} Objekte/s)");
     if s.dry_run {
         eprintln!("Probelauf / dry run: nichts wurde geändert.");
     }
-    Ok(())
 }
 
 async fn import_xplan(config: &Config, args: XplanArgs) -> anyhow::Result<()> {

@@ -71,6 +71,17 @@ pub struct Property {
     pub name: String,
     /// Its type.
     pub kind: PropType,
+    /// The name people know it by (the source's own column name, kept by the importer as the
+    /// column's comment), when it differs from `name`.
+    pub title: Option<String>,
+}
+
+impl Property {
+    /// The title, or the name when there is none.
+    #[must_use]
+    pub fn label(&self) -> &str {
+        self.title.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// A collection and its columns.
@@ -106,6 +117,15 @@ impl CollectionSchema {
             .map(|p| (quote_ident(&p.name), p.kind))
     }
 
+    /// The title of a property (its name when it has none).
+    #[must_use]
+    pub fn label_of<'a>(&'a self, name: &'a str) -> &'a str {
+        self.properties
+            .iter()
+            .find(|p| p.name == name)
+            .map_or(name, Property::label)
+    }
+
     /// The temporal column, when the collection has one.
     #[must_use]
     pub fn temporal(&self) -> Option<&Property> {
@@ -139,7 +159,8 @@ pub async fn load(
     }
     let rows = client
         .query(
-            "SELECT a.attname::text, t.typname::text FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            "SELECT a.attname::text, t.typname::text, col_description(a.attrelid, a.attnum)
+             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             &[&collection.table_sql()],
         )
@@ -150,10 +171,12 @@ pub async fn load(
     for row in rows {
         let name: String = row.get(0);
         let kind = PropType::of(row.get::<_, &str>(1));
+        let title: Option<String> = row.get(2);
         if name == collection.id_column {
             id_kind = kind;
         } else if name != collection.geometry_column {
-            properties.push(Property { name, kind });
+            let title = title.filter(|t| !t.is_empty() && *t != name);
+            properties.push(Property { name, kind, title });
         }
     }
     Ok(Some(CollectionSchema {

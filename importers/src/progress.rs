@@ -61,11 +61,19 @@ impl Reporter {
             } else {
                 Duration::from_secs(2)
             };
+            // Without a terminal the first line comes early, so a log shows at once that the
+            // step started (steps shorter than that print nothing).
+            let mut wait = if terminal {
+                interval
+            } else {
+                Duration::from_millis(250)
+            };
             loop {
                 let done = tokio::select! {
-                    () = tokio::time::sleep(interval) => false,
+                    () = tokio::time::sleep(wait) => false,
                     _ = stopped.changed() => true,
                 };
+                wait = interval;
                 let n = counter.get();
                 if let Some(bar) = &bar {
                     bar.set_position(n);

@@ -446,17 +446,26 @@ fn queryable_schema(kind: PropType) -> Value {
     }
 }
 
-fn queryables_of(schema: &CollectionSchema) -> Vec<(String, PropType)> {
+/// Name, type and title (the source's own column name) of every queryable.
+fn queryables_of(schema: &CollectionSchema) -> Vec<(String, PropType, String)> {
     let mut list = vec![
-        ("geometry".to_owned(), PropType::Geometry),
-        (schema.collection.id_column.clone(), schema.id_kind),
+        (
+            "geometry".to_owned(),
+            PropType::Geometry,
+            "Geometrie".to_owned(),
+        ),
+        (
+            schema.collection.id_column.clone(),
+            schema.id_kind,
+            schema.collection.id_column.clone(),
+        ),
     ];
     list.extend(
         schema
             .properties
             .iter()
             .filter(|p| p.kind != PropType::Other)
-            .map(|p| (p.name.clone(), p.kind)),
+            .map(|p| (p.name.clone(), p.kind, p.label().to_owned())),
     );
     list
 }
@@ -475,16 +484,17 @@ pub async fn queryables(
     if format == Offer::HTML {
         let rows: String = list
             .iter()
-            .map(|(n, k)| {
+            .map(|(n, k, t)| {
                 format!(
-                    "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
                     escape_html(n),
+                    escape_html(t),
                     k.label()
                 )
             })
             .collect();
         let body = format!(
-            "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Typ</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Titel</th><th scope=\"col\">Typ</th></tr></thead><tbody>{rows}</tbody></table>"
         );
         return Ok(Html(html::page(
             &format!("{} – abfragbare Eigenschaften", schema.collection.title),
@@ -502,9 +512,9 @@ pub async fn queryables(
     }
     let mut properties = serde_json::Map::new();
     let temporal = schema.collection.temporal_column.clone();
-    for (name, kind) in list {
+    for (name, kind, title) in list {
         let mut s = queryable_schema(kind);
-        s["title"] = json!(name);
+        s["title"] = json!(title);
         if kind == PropType::Geometry {
             s["x-ogc-role"] = json!("primary-geometry");
         } else if name == schema.collection.id_column {

@@ -716,7 +716,11 @@ impl Page {
             "<table><caption>Objekte dieser Seite</caption><thead><tr><th scope=\"col\">id</th>",
         );
         for n in &self.names {
-            let _ = write!(table, "<th scope=\"col\">{}</th>", escape_html(n));
+            let _ = write!(
+                table,
+                "<th scope=\"col\">{}</th>",
+                escape_html(self.schema.label_of(n))
+            );
         }
         table.push_str("</tr></thead><tbody>");
         let mut paths = String::new();
@@ -896,7 +900,7 @@ pub async fn item(
             let _ = write!(
                 table,
                 "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
-                escape_html(n),
+                escape_html(schema.label_of(n)),
                 escape_html(&v)
             );
         }

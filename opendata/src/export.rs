@@ -152,6 +152,9 @@ pub async fn file(
             String::from_utf8_lossy(&result.stderr).into_owned(),
         ));
     }
+    if format.ext == "gpkg" {
+        write_gpkg_titles(&out, &c.id, schema).await?;
+    }
     let made = if shapefile {
         let zip_path = work.path().join("out.shp.zip");
         zip_dir(
@@ -165,6 +168,63 @@ pub async fn file(
         out
     };
     std::fs::rename(made, target)?;
+    Ok(())
+}
+
+/// Records the source's own column names in the GeoPackage's `gpkg_data_columns` (the
+/// standard's schema extension: `name` is what GDAL 3.7+ and QGIS show as the field's alias,
+/// `title` its human-readable title). GDAL 3.6 has no way to write them, so they are added with
+/// SQL through `ogrinfo`, statements taken from GDAL's own schema.
+async fn write_gpkg_titles(
+    gpkg: &Path,
+    table: &str,
+    schema: &CollectionSchema,
+) -> Result<(), ExportError> {
+    let titled: Vec<(&str, &str)> = schema
+        .properties
+        .iter()
+        .filter(|p| p.kind != PropType::Other)
+        .filter_map(|p| p.title.as_deref().map(|t| (p.name.as_str(), t)))
+        .collect();
+    if titled.is_empty() {
+        return Ok(());
+    }
+    let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let mut statements = vec![
+        "CREATE TABLE IF NOT EXISTS gpkg_data_columns (table_name TEXT NOT NULL, column_name TEXT NOT NULL, \
+         name TEXT UNIQUE, title TEXT, description TEXT, mime_type TEXT, constraint_name TEXT, \
+         CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name), CONSTRAINT gdc_tn UNIQUE (table_name, name))"
+            .to_owned(),
+        "INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition, scope) \
+         SELECT 'gpkg_data_columns', NULL, 'gpkg_schema', 'http://www.geopackage.org/spec121/#extension_schema', 'read-write' \
+         WHERE NOT EXISTS (SELECT 1 FROM gpkg_extensions WHERE table_name = 'gpkg_data_columns' AND extension_name = 'gpkg_schema')"
+            .to_owned(),
+    ];
+    for (column, title) in titled {
+        statements.push(format!(
+            "INSERT OR REPLACE INTO gpkg_data_columns (table_name, column_name, name, title) VALUES ({}, {}, {}, {})",
+            literal(table),
+            literal(column),
+            literal(title),
+            literal(title)
+        ));
+    }
+    for sql in statements {
+        let result = tokio::process::Command::new("ogrinfo")
+            .arg("-q")
+            .arg(gpkg)
+            .args(["-sql", &sql])
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| {
+                ExportError::Gdal(format!("cannot run ogrinfo ({e}); install gdal-bin"))
+            })?;
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        if !result.status.success() || stderr.contains("ERROR") {
+            return Err(ExportError::Gdal(stderr.into_owned()));
+        }
+    }
     Ok(())
 }
 
@@ -213,6 +273,16 @@ fn zip_dir(
             readme.push_str(&r);
             readme.push('\n');
         }
+    }
+    // Shapefiles have no field aliases: the source's own column names are listed here.
+    let titled: Vec<String> = schema
+        .properties
+        .iter()
+        .filter_map(|p| p.title.as_ref().map(|t| format!("  {} = {t}\n", p.name)))
+        .collect();
+    if !titled.is_empty() {
+        readme.push_str("\nUrsprüngliche Spaltennamen der Quelle:\n");
+        readme.extend(titled);
     }
     zip.start_file("LIESMICH.txt", options)
         .map_err(|e| ExportError::Gdal(e.to_string()))?;

@@ -2,6 +2,10 @@
 //! for points), written row by row from one SQL statement with bounded memory: into a response
 //! body ([`body`]) or into a file of the download cache ([`write_file`]). Both use the same
 //! [`Writer`], so a prepared file has exactly the bytes of a streamed download.
+//!
+//! The CSV header carries the source's own column names (the properties' titles); NULL is an
+//! empty field and the empty string a quoted `""`, as in PostgreSQL's CSV format and the
+//! importer.
 
 use std::path::{Path, PathBuf};
 
@@ -110,12 +114,16 @@ pub fn writer(schema: &CollectionSchema, ext: &str) -> Option<Writer> {
         }
     } else {
         let mut head = vec![0xEF, 0xBB, 0xBF];
-        let mut w = csv::Writer::from_writer(Vec::new());
         let mut columns = vec!["id".to_owned()];
-        columns.extend(names.iter().cloned());
+        columns.extend(
+            schema
+                .properties
+                .iter()
+                .filter(|p| p.kind != PropType::Other)
+                .map(|p| p.label().to_owned()),
+        );
         columns.extend(["wkt".to_owned(), "lat".to_owned(), "lon".to_owned()]);
-        let _ = w.write_record(&columns);
-        head.extend(w.into_inner().unwrap_or_default());
+        head.extend(csv_record(columns.iter().map(|c| Some(c.as_str()))));
         Writer {
             sql,
             head,
@@ -123,24 +131,43 @@ pub fn writer(schema: &CollectionSchema, ext: &str) -> Option<Writer> {
             row: Box::new(move |row, _| {
                 let props: serde_json::Value =
                     serde_json::from_str(row.get::<_, &str>(1)).unwrap_or_default();
-                let mut record = vec![row.get::<_, Option<String>>(2).unwrap_or_default()];
+                let mut record: Vec<Option<String>> = vec![row.get::<_, Option<String>>(2)];
                 for n in &names {
                     record.push(match props.get(n) {
-                        None | Some(serde_json::Value::Null) => String::new(),
-                        Some(serde_json::Value::String(s)) => s.clone(),
-                        Some(v) => v.to_string(),
+                        None | Some(serde_json::Value::Null) => None,
+                        Some(serde_json::Value::String(s)) => Some(s.clone()),
+                        Some(v) => Some(v.to_string()),
                     });
                 }
-                record.push(row.get::<_, Option<String>>(3).unwrap_or_default());
-                let coord = |v: Option<f64>| v.map(|v| format!("{v:.7}")).unwrap_or_default();
+                record.push(row.get::<_, Option<String>>(3));
+                let coord = |v: Option<f64>| v.map(|v| format!("{v:.7}"));
                 record.push(coord(row.get(4)));
                 record.push(coord(row.get(5)));
-                let mut w = csv::Writer::from_writer(Vec::new());
-                let _ = w.write_record(&record);
-                w.into_inner().unwrap_or_default()
+                csv_record(record.iter().map(Option::as_deref))
             }),
         }
     })
+}
+
+/// One CSV line (RFC 4180, `\r\n`): a value is quoted when it holds a comma, a quote or a line
+/// break, or is empty; NULL (`None`) is an empty, unquoted field.
+fn csv_record<'a>(fields: impl Iterator<Item = Option<&'a str>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, field) in fields.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let Some(value) = field else { continue };
+        if value.is_empty() || value.contains([',', '"', '\n', '\r']) {
+            out.push(b'"');
+            out.extend_from_slice(value.replace('"', "\"\"").as_bytes());
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 /// A response body streaming `w`'s rows; the query is cancelled when the client hangs up.
@@ -197,4 +224,27 @@ pub async fn write_file(
     drop(file);
     temp_path.persist(target).map_err(|e| io(e.error))?;
     Ok(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_record;
+
+    #[test]
+    fn null_is_empty_and_the_empty_string_is_quoted() {
+        let line = csv_record(
+            [
+                Some("a"),
+                None,
+                Some(""),
+                Some("x, \"y\""),
+                Some("2\nZeilen"),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "a,,\"\",\"x, \"\"y\"\"\",\"2\nZeilen\"\r\n"
+        );
+    }
 }

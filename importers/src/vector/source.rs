@@ -1,5 +1,11 @@
-//! The GDAL side of a vector import: opening what users bring (also zipped, also CSV), reading
-//! the layer's schema and CRS, and streaming its features as binary COPY rows.
+//! The reading side of a vector import: opening what users bring (also zipped), reading the
+//! layer's schema and CRS, and streaming its features as binary COPY rows. Every format but CSV
+//! is read through GDAL; CSV is read by [`super::csv`].
+//!
+//! Nothing is lost silently: a GDAL error while reading (a driver that fails part-way reports
+//! it only to its error handler, then returns no more features) fails the import, and so does a
+//! feature count that differs from the one the driver announced. An absent property is NULL,
+//! not an empty string; Z coordinates are kept when the layer has them.
 //!
 //! GDAL handles are not `Send`: everything here runs on one blocking thread per step, and only
 //! plain data (the [`LayerPlan`]) and byte chunks cross to the async side.
@@ -20,11 +26,6 @@ use crate::progress::Counter;
 /// Extensions of files GDAL can read as vector data, most specific first.
 const DATASET_EXTENSIONS: &[&str] = &["gpkg", "shp", "fgb", "geojson", "json", "gml", "kml", "csv"];
 
-/// Column names taken as longitude/latitude in CSV files (then EPSG:4326 is assumed).
-const LON_NAMES: &str = "lon,lng,long,longitude,laenge,länge,x_wgs84";
-const LAT_NAMES: &str = "lat,latitude,breite,y_wgs84";
-const WKT_NAMES: &str = "wkt,geom,geometry,the_geom,geometrie";
-
 /// What to read.
 #[derive(Debug, Clone)]
 pub struct SourceSpec {
@@ -40,6 +41,14 @@ pub struct SourceSpec {
     pub y_column: Option<String>,
     /// CSV: column with WKT geometry.
     pub wkt_column: Option<String>,
+    /// CSV: column types given by the user (name in the file, type name).
+    pub types: Vec<(String, String)>,
+    /// CSV: skip (and report) bad rows instead of refusing the file.
+    pub skip_bad_rows: bool,
+    /// The import's own temporary folder (copies of inputs that must not be touched).
+    pub work_dir: PathBuf,
+    /// Rows checked so far (CSV's first pass), for the progress report.
+    pub checked: Counter,
 }
 
 /// PostgreSQL type of an imported attribute.
@@ -78,6 +87,21 @@ impl ColumnKind {
             Self::Json => "jsonb",
         }
     }
+
+    /// The type's name in messages.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Integer => "integer",
+            Self::Boolean => "boolean",
+            Self::BigInt => "big integer",
+            Self::Double => "number",
+            Self::Text => "text",
+            Self::Date => "date (YYYY-MM-DD)",
+            Self::Timestamp => "timestamp with time zone",
+            Self::Json => "list",
+        }
+    }
 }
 
 /// One attribute column.
@@ -108,6 +132,14 @@ pub struct LayerPlan {
     pub source_srs_wkt: String,
     /// How the CRS was found, for the report.
     pub srs_note: String,
+    /// The geometries have Z coordinates (stored 3D).
+    pub has_z: bool,
+    /// The dimension the layer declares (0 points, 1 lines, 2 polygons), when it declares one.
+    pub dimension: Option<i32>,
+    /// CSV rows skipped with `--skip-bad-rows`: (line, reason).
+    pub bad_rows: Vec<(u64, String)>,
+    /// How a CSV file is read (`None` for GDAL sources).
+    pub csv: Option<super::csv::CsvLayout>,
 }
 
 /// Counts of one read.
@@ -208,37 +240,37 @@ fn collect_datasets(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn is_csv(spec: &SourceSpec) -> bool {
-    matches!(extension(&spec.path).as_str(), "csv" | "txt" | "tsv")
+    matches!(extension(&spec.path).as_str(), "csv" | "tsv")
 }
 
+/// Opens the dataset without ever writing beside it: GML without its `.gfs` schema file,
+/// GeoPackages immutable (or, when a write-ahead log lies beside one, a copy of both in the
+/// import's own temporary folder, since SQLite would otherwise fold the log into the file).
 fn open(spec: &SourceSpec) -> Result<Dataset, Error> {
-    let mut options: Vec<String> = Vec::new();
-    if is_csv(spec) {
-        check_csv(&spec.path)?;
-        options.extend([
-            "AUTODETECT_TYPE=YES".to_owned(),
-            "EMPTY_STRING_AS_NULL=YES".to_owned(),
-            "KEEP_GEOM_COLUMNS=NO".to_owned(),
-            format!(
-                "X_POSSIBLE_NAMES={}",
-                spec.x_column.as_deref().unwrap_or(LON_NAMES)
-            ),
-            format!(
-                "Y_POSSIBLE_NAMES={}",
-                spec.y_column.as_deref().unwrap_or(LAT_NAMES)
-            ),
-            format!(
-                "GEOM_POSSIBLE_NAMES={}",
-                spec.wkt_column.as_deref().unwrap_or(WKT_NAMES)
-            ),
-        ]);
+    let mut options: Vec<&str> = Vec::new();
+    let mut path = spec.path.clone();
+    match extension(&spec.path).as_str() {
+        "gml" => options.push("WRITE_GFS=NO"),
+        "gpkg" => {
+            let sidecar = |suffix: &str| {
+                let mut p = spec.path.clone().into_os_string();
+                p.push(suffix);
+                PathBuf::from(p)
+            };
+            let (wal, journal) = (sidecar("-wal"), sidecar("-journal"));
+            if wal.exists() || journal.exists() {
+                path = copy_with_sidecars(&spec.path, &[wal, journal], &spec.work_dir)?;
+            } else {
+                options.push("IMMUTABLE=YES");
+            }
+        }
+        _ => {}
     }
-    let refs: Vec<&str> = options.iter().map(String::as_str).collect();
     Dataset::open_ex(
-        &spec.path,
+        &path,
         DatasetOptions {
             open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
-            open_options: (!refs.is_empty()).then_some(refs.as_slice()),
+            open_options: (!options.is_empty()).then_some(options.as_slice()),
             ..DatasetOptions::default()
         },
     )
@@ -248,60 +280,28 @@ fn open(spec: &SourceSpec) -> Result<Dataset, Error> {
     })
 }
 
-/// CSV quoting is checked strictly before GDAL (which is lenient) reads the file: a broken
-/// quote would otherwise silently swallow the rest of the file into one value.
-fn check_csv(path: &Path) -> Result<(), Error> {
-    let text = std::fs::read(path).map_err(|e| Error::Unreadable {
-        file: path.to_owned(),
-        reason: e.to_string(),
-    })?;
-    let header = text.split(|b| *b == b'\n').next().unwrap_or_default();
-    let delimiter = [b',', b';', b'\t', b'|']
-        .into_iter()
-        .max_by_key(|d| header.split(|b| b == d).count())
-        .unwrap_or(b',');
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(false)
-        .from_reader(text.as_slice());
-    for record in reader.byte_records() {
-        if let Err(e) = record {
-            let line = e.position().map_or(0, csv::Position::line);
-            return Err(Error::CsvBroken {
-                file: path.to_owned(),
-                line,
-                reason: match e.kind() {
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => format!(
-                        "{len} fields instead of {expected_len} (a quote that is not closed, or a stray delimiter)"
-                    ),
-                    other => format!("{other:?}"),
-                },
-            });
-        }
+/// Copies `file` and those of `sidecars` that exist into `dir` (once); returns the copy.
+fn copy_with_sidecars(file: &Path, sidecars: &[PathBuf], dir: &Path) -> Result<PathBuf, Error> {
+    let target = dir.join("kopie").join(file.file_name().unwrap_or_default());
+    if target.exists() {
+        return Ok(target);
     }
-    Ok(())
-}
-
-fn csv_has_lonlat_columns(path: &Path, spec: &SourceSpec) -> bool {
-    if spec.x_column.is_some() || spec.wkt_column.is_some() {
-        return false;
-    }
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return false;
+    let copy = |from: &Path| -> Result<(), Error> {
+        let to = dir.join("kopie").join(from.file_name().unwrap_or_default());
+        std::fs::create_dir_all(dir.join("kopie"))
+            .and_then(|()| std::fs::copy(from, &to))
+            .map(drop)
+            .map_err(|e| Error::Unreadable {
+                file: from.to_owned(),
+                reason: format!("cannot copy it into a temporary folder ({e})"),
+            })
     };
-    let header: Vec<String> = text
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split([',', ';', '\t', '|'])
-        .map(|s| s.trim().trim_matches('"').to_lowercase())
-        .collect();
-    let has = |names: &str| names.split(',').any(|n| header.iter().any(|h| h == n));
-    has(LON_NAMES) && has(LAT_NAMES)
+    copy(file)?;
+    for s in sidecars.iter().filter(|s| s.exists()) {
+        copy(s)?;
+    }
+    Ok(target)
 }
-
 fn traditional(mut srs: SpatialRef) -> SpatialRef {
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
     srs
@@ -345,14 +345,19 @@ fn pick_layer<'a>(
     }
 }
 
-/// Learns the layer's schema, CRS and size.
+/// Learns the layer's schema, CRS and size (for CSV: checks every row, see [`super::csv`]).
 pub fn inspect(spec: &SourceSpec) -> Result<LayerPlan, Error> {
+    if is_csv(spec) {
+        let (mut plan, layout) = super::csv::inspect(spec, &spec.types, spec.skip_bad_rows)?;
+        plan.csv = Some(layout);
+        return Ok(plan);
+    }
     let dataset = open(spec)?;
     let layer = pick_layer(&dataset, spec)?;
     let layer_name = layer.name();
-    if layer.defn().geom_fields().count() == 0 {
+    let Some(geometry_type) = layer.defn().geom_fields().next().map(|g| g.field_type()) else {
         return Err(Error::NoGeometry(layer_name));
-    }
+    };
     let feature_count = layer.try_feature_count();
     if feature_count == Some(0) {
         return Err(Error::EmptyLayer(layer_name));
@@ -367,32 +372,36 @@ pub fn inspect(spec: &SourceSpec) -> Result<LayerPlan, Error> {
             _ => srs.name().unwrap_or_else(|| "aus der Datei".to_owned()),
         };
         (srs, note)
-    } else if is_csv(spec) && csv_has_lonlat_columns(&spec.path, spec) {
-        let srs =
-            SpatialRef::from_epsg(4326).map_err(|_| Error::UnknownCrs("EPSG:4326".to_owned()))?;
-        (srs, "EPSG:4326 (Längen-/Breitengrad-Spalten)".to_owned())
     } else {
         return Err(Error::MissingCrs(spec.path.clone()));
     };
     let source_srs_wkt = srs.to_wkt().map_err(|e| Error::UnknownCrs(e.to_string()))?;
 
     let defn = layer.defn();
-    let fields: Vec<(usize, String, OGRFieldType::Type, bool)> = defn
+    let fields: Vec<(usize, String, String, OGRFieldType::Type, bool)> = defn
         .fields()
         .enumerate()
         .map(|(i, f)| {
+            // A source that carries a field alias (FileGDB, FlatGeobuf) names it for people.
+            let alias = f.alternative_name();
+            let title = if alias.trim().is_empty() {
+                f.name()
+            } else {
+                alias
+            };
             (
                 i,
                 f.name(),
+                title,
                 f.field_type(),
                 super::gdal_ext::is_boolean(defn, i),
             )
         })
         .collect();
-    let names = names::column_names(fields.iter().map(|(_, n, _, _)| n.as_str()));
+    let names = names::column_names(fields.iter().map(|(_, n, _, _, _)| n.as_str()));
     let mut columns = Vec::new();
     let mut dropped_fields = Vec::new();
-    for ((index, original, field_type, boolean), name) in fields.into_iter().zip(names) {
+    for ((index, _, original, field_type, boolean), name) in fields.into_iter().zip(names) {
         let kind = match field_type {
             OGRFieldType::OFTInteger if boolean => ColumnKind::Boolean,
             OGRFieldType::OFTInteger => ColumnKind::Integer,
@@ -424,7 +433,64 @@ pub fn inspect(spec: &SourceSpec) -> Result<LayerPlan, Error> {
         feature_count,
         source_srs_wkt,
         srs_note,
+        has_z: gdal::vector::geometry_type_has_z(geometry_type),
+        dimension: declared_dimension(geometry_type),
+        bad_rows: Vec::new(),
+        csv: None,
     })
+}
+
+/// The dimension a layer's geometry type stands for: 0 points, 1 lines, 2 polygons; `None` for
+/// "any geometry" and collections.
+fn declared_dimension(geometry_type: gdal_sys::OGRwkbGeometryType::Type) -> Option<i32> {
+    use gdal_sys::OGRwkbGeometryType as T;
+    match gdal::vector::geometry_type_flatten(geometry_type) {
+        T::wkbPoint | T::wkbMultiPoint => Some(0),
+        T::wkbLineString
+        | T::wkbMultiLineString
+        | T::wkbCircularString
+        | T::wkbCompoundCurve
+        | T::wkbMultiCurve => Some(1),
+        T::wkbPolygon
+        | T::wkbMultiPolygon
+        | T::wkbCurvePolygon
+        | T::wkbMultiSurface
+        | T::wkbPolyhedralSurface
+        | T::wkbTIN
+        | T::wkbTriangle => Some(2),
+        _ => None,
+    }
+}
+
+/// Transforms geometries from the source CRS into the storage CRS and encodes them as EWKB.
+#[derive(Debug)]
+pub struct Transformer {
+    transform: CoordTransform,
+    srid: i32,
+}
+
+impl Transformer {
+    /// From the source CRS (WKT) to EPSG:`srid`.
+    pub fn new(source_wkt: &str, srid: i32) -> Result<Self, Error> {
+        let source = traditional(
+            SpatialRef::from_wkt(source_wkt).map_err(|e| Error::UnknownCrs(e.to_string()))?,
+        );
+        let code = u32::try_from(srid).map_err(|_| Error::UnknownCrs(srid.to_string()))?;
+        let target = traditional(
+            SpatialRef::from_epsg(code).map_err(|_| Error::UnknownCrs(format!("EPSG:{srid}")))?,
+        );
+        let transform =
+            CoordTransform::new(&source, &target).map_err(|e| Error::UnknownCrs(e.to_string()))?;
+        Ok(Self { transform, srid })
+    }
+
+    /// The geometry in the storage CRS as EWKB, 3D when `z`; `None` when it cannot be
+    /// transformed or encoded.
+    pub fn ewkb(&self, mut geometry: gdal::vector::Geometry, z: bool) -> Option<Vec<u8>> {
+        geometry.transform_inplace(&self.transform).ok()?;
+        super::gdal_ext::set_dimensions(&mut geometry, z);
+        wkb_with_srid(&geometry.wkb().ok()?, self.srid)
+    }
 }
 
 /// Reads every feature, transforms it into `target_srid` and sends binary COPY chunks.
@@ -436,19 +502,12 @@ pub fn read(
     chunks: &tokio::sync::mpsc::Sender<Vec<u8>>,
     progress: &Counter,
 ) -> Result<ReadStats, Error> {
+    let transformer = Transformer::new(&plan.source_srs_wkt, target_srid)?;
+    if let Some(layout) = &plan.csv {
+        return super::csv::read(&spec.path, plan, layout, &transformer, chunks, progress);
+    }
     let dataset = open(spec)?;
     let mut layer = pick_layer(&dataset, spec)?;
-    let source = traditional(
-        SpatialRef::from_wkt(&plan.source_srs_wkt).map_err(|e| Error::UnknownCrs(e.to_string()))?,
-    );
-    let target_code =
-        u32::try_from(target_srid).map_err(|_| Error::UnknownCrs(target_srid.to_string()))?;
-    let target = traditional(
-        SpatialRef::from_epsg(target_code)
-            .map_err(|_| Error::UnknownCrs(format!("EPSG:{target_srid}")))?,
-    );
-    let transform =
-        CoordTransform::new(&source, &target).map_err(|e| Error::UnknownCrs(e.to_string()))?;
 
     let mut stats = ReadStats::default();
     let mut encoder = CopyEncoder::new();
@@ -456,6 +515,7 @@ pub fn read(
     let mut next_id: i64 = 0;
     let mut pending = 0u64;
     let send = |bytes: Vec<u8>| chunks.blocking_send(bytes).map_err(|_| Error::Aborted);
+    let errors = super::gdal_ext::ErrorCapture::start();
     for feature in layer.features() {
         stats.read += 1;
         pending += 1;
@@ -471,27 +531,21 @@ pub fn read(
             .unwrap_or(next_id);
         cells.push(Cell::Int8(id));
         for column in &plan.columns {
-            let value = feature.field(column.index).ok().flatten();
+            let value = if super::gdal_ext::has_value(&feature, column.index) {
+                feature.field(column.index).ok().flatten()
+            } else {
+                None
+            };
             cells.push(to_cell(value, column.kind));
         }
         let geometry = match feature.geometry() {
-            Some(g) if !g.is_empty() => {
-                let mut g = g.clone();
-                if g.transform_inplace(&transform).is_err() {
-                    *stats.skipped.entry("Koordinaten nicht transformierbar / coordinates outside the target CRS".to_owned()).or_default() += 1;
-                    continue;
-                }
-                g.flatten_to_2d();
-                let Some(ewkb) = g
-                    .wkb()
-                    .ok()
-                    .and_then(|wkb| wkb_with_srid(&wkb, target_srid))
-                else {
-                    *stats
-                        .skipped
-                        .entry("Geometrie nicht lesbar / unreadable geometry".to_owned())
-                        .or_default() += 1;
-                    continue;
+            Some(g) if super::gdal_ext::is_present(g) && !g.is_empty() => {
+                let Some(ewkb) = transformer.ewkb(g.clone(), plan.has_z) else {
+                    return Err(Error::Untransformable {
+                        file: spec.path.clone(),
+                        feature: id,
+                        srid: target_srid,
+                    });
                 };
                 Cell::Geometry(ewkb)
             }
@@ -505,6 +559,24 @@ pub fn read(
         }
     }
     progress.add(pending);
+    let failures = errors.take();
+    drop(errors);
+    if let Some(first) = failures.first() {
+        return Err(Error::ReadFailed {
+            file: spec.path.clone(),
+            after: stats.read,
+            message: first.clone(),
+        });
+    }
+    if let Some(announced) = plan.feature_count
+        && announced != stats.read
+    {
+        return Err(Error::CountMismatch {
+            file: spec.path.clone(),
+            announced,
+            read: stats.read,
+        });
+    }
     send(encoder.finish())?;
     Ok(stats)
 }

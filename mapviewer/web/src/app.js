@@ -537,8 +537,21 @@ async function openFeature(collection, id, lngLat) {
     return;
   }
   const title = p.name || p.strasse && `${p.strasse} ${p.hausnummer || ""}`.trim() || `${c ? c.title : collection} ${id}`;
-  const rows = Object.entries(p).filter(([k]) => !HIDDEN_PROPS.has(k)).map(([k, v]) => [k, v]);
+  const titles = await titlesOf(collection);
+  const rows = Object.entries(p).filter(([k]) => !HIDDEN_PROPS.has(k)).map(([k, v]) => [titles[k] || k, v]);
   showInfo(el("h2", {}, title), el("p", {}, c ? c.title : collection), table(rows), api);
+}
+
+// The names people know the properties by (the source's own column names, from the
+// queryables' titles), fetched once per collection.
+const titleCache = new Map();
+async function titlesOf(collection) {
+  if (!titleCache.has(collection)) {
+    titleCache.set(collection, getJson(`/collections/${encodeURIComponent(collection)}/queryables?f=json`)
+      .then((q) => Object.fromEntries(Object.entries(q.properties || {}).map(([k, v]) => [k, v.title || k])))
+      .catch(() => ({})));
+  }
+  return titleCache.get(collection);
 }
 
 async function planInfo(feature, lngLat) {

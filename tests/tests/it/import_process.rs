@@ -34,7 +34,7 @@ async fn the_summary_names_every_count() {
     for word in [
         "»punkte«",
         "gelesen",
-        "geschrieben",
+        "gespeichert",
         "repariert",
         "übersprungen",
         "Zeit",

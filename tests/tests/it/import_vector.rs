@@ -18,14 +18,14 @@ const GEOJSON: &str = r#"{"type":"FeatureCollection","features":[
   "geometry":null}
 ]}"#;
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
 }
 
 /// Converts `source` with GDAL's ogr2ogr (an independent writer of each format).
-fn ogr2ogr(source: &Path, target: &Path, args: &[&str]) -> PathBuf {
+pub(crate) fn ogr2ogr(source: &Path, target: &Path, args: &[&str]) -> PathBuf {
     let out = Command::new("ogr2ogr")
         .args(args)
         .arg(target)
@@ -40,7 +40,7 @@ fn ogr2ogr(source: &Path, target: &Path, args: &[&str]) -> PathBuf {
     target.to_owned()
 }
 
-fn job(file: &Path, collection: &str) -> VectorImport {
+pub(crate) fn job(file: &Path, collection: &str) -> VectorImport {
     VectorImport {
         file: file.to_owned(),
         collection: Some(collection.to_owned()),
@@ -53,15 +53,19 @@ fn job(file: &Path, collection: &str) -> VectorImport {
         x_column: None,
         y_column: None,
         wkt_column: None,
-        license: "Datenlizenz Deutschland – Namensnennung – Version 2.0".to_owned(),
-        attribution: "Stadt Koblenz".to_owned(),
+        types: Vec::new(),
+        skip_bad_rows: false,
+        license: None,
+        attribution: None,
+        default_license: "Datenlizenz Deutschland – Namensnennung – Version 2.0".to_owned(),
+        default_attribution: "Stadt Koblenz".to_owned(),
         actor: "test".to_owned(),
         storage_srid: 25832,
     }
 }
 
 /// Everything an import may change: catalog rows, data tables and their contents.
-async fn snapshot(client: &Client) -> String {
+pub(crate) async fn snapshot(client: &Client) -> String {
     let catalog = client
         .query_one(
             "SELECT coalesce(json_agg(c ORDER BY id)::text, '') FROM catalog.collections c",

@@ -21,6 +21,7 @@ mod demo_imagery;
 mod downloads;
 mod http;
 mod imagery;
+mod import_integrity;
 mod import_process;
 mod import_vector;
 mod import_xplan;
