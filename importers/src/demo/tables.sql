@@ -35,6 +35,16 @@ CREATE TABLE data.gebaeude (
     fertigstellung date NOT NULL,
     geom           geometry(Polygon, 25832) NOT NULL
 );
+-- The names people read (as an import keeps a source's own column names): queryables' titles,
+-- the map's feature panel, download headers.
+COMMENT ON COLUMN data.gebaeude.funktion IS 'Gebäudefunktion';
+COMMENT ON COLUMN data.gebaeude.geschosse IS 'Geschosse';
+COMMENT ON COLUMN data.gebaeude.hoehe IS 'Höhe (m)';
+COMMENT ON COLUMN data.gebaeude.strasse IS 'Straße';
+COMMENT ON COLUMN data.gebaeude.hausnummer IS 'Hausnummer';
+COMMENT ON COLUMN data.gebaeude.plz IS 'Postleitzahl';
+COMMENT ON COLUMN data.gebaeude.stadtteil IS 'Stadtteil';
+COMMENT ON COLUMN data.gebaeude.fertigstellung IS 'Fertigstellung';
 CREATE TABLE data.poi (
     id        bigint PRIMARY KEY,
     name      text NOT NULL,

@@ -149,6 +149,11 @@ async fn a_citizen_uses_the_map() {
         assert!(info.contains(value), "{value} missing in {info}");
     }
     assert!(info.contains("OGC API"), "{info}");
+    // Properties are named by their titles (the queryables'), not their API names.
+    for title in ["Höhe (m)", "Postleitzahl", "Gebäudefunktion"] {
+        assert!(info.contains(title), "{title} missing in {info}");
+    }
+    assert!(!info.contains("hoehe"), "{info}");
     assert!(
         building["hash"]
             .as_str()

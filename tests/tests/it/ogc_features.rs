@@ -560,7 +560,10 @@ async fn single_features_html_and_csv() {
     )
     .await
     .text();
-    assert!(page.contains("<th scope=\"row\">funktion</th>"));
+    assert!(
+        page.contains("<th scope=\"row\">Gebäudefunktion</th>"),
+        "the title, not the API name"
+    );
 
     let html = get(
         &app,
