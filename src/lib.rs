@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::serve::ListenerExt as _;
 use clap::{Parser, Subcommand};
 use stadtkarte_core::db::{self, PooledClient, describe_target};
 use stadtkarte_core::{AppState, Config, http, migrate, ops};
@@ -349,11 +348,20 @@ pub fn app(state: AppState) -> Router {
         .merge(stadtkarte_ogc_api::router(
             state.clone(),
             stadtkarte_tiles::CONFORMANCE,
+            openapi_paths(),
         ))
         .merge(stadtkarte_tiles::router(state.clone()))
-        .merge(stadtkarte_opendata::router(state))
+        .merge(stadtkarte_opendata::router(state.clone()))
         .merge(stadtkarte_mapviewer::router());
-    http::finish(router)
+    let config = state.config;
+    http::finish(router, &config)
+}
+
+/// The OpenAPI paths of the crates other than the OGC API's own.
+fn openapi_paths() -> serde_json::Map<String, serde_json::Value> {
+    let mut paths = stadtkarte_tiles::openapi::paths();
+    paths.extend(stadtkarte_opendata::openapi::paths());
+    paths
 }
 
 /// Waits until the database answers, then migrates it and marks the state ready. Runs in the
@@ -388,7 +396,6 @@ pub async fn prepare_database(state: AppState) {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.server.listen;
-    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let public = config.base_url();
     let pool = db::pool(&config.database)?;
     let state = AppState::new(config, pool);
@@ -397,29 +404,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen} (server.listen)"))?;
     tracing::info!(%listen, "Stadtkarte serves {public}/ (health {public}/health, ready {public}/ready, metrics {public}/metrics)");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    // Responses are streamed in chunks: without TCP_NODELAY, Nagle's algorithm and delayed ACKs
-    // add 40 ms to every response.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!(
-            "shutting down: finishing running requests (at most {} s)",
-            grace.as_secs()
-        );
-        let _ = stop_tx.send(true);
-    });
-    let deadline = async move {
-        let mut rx = stop_rx;
-        let _ = rx.wait_for(|stopped| *stopped).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        result = server => result.context("the HTTP server failed")?,
-        () = deadline => tracing::warn!("requests still running after the grace period; stopping anyway"),
-    }
+    let server_config = state.config.server.clone();
+    stadtkarte_core::serve::serve(listener, app(state), &server_config, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -41,6 +41,44 @@ pub struct Config {
     pub opendata: OpendataConfig,
     /// Aerial imagery.
     pub imagery: ImageryConfig,
+    /// Load shedding: how much database work runs at once.
+    pub load: LoadConfig,
+}
+
+/// `[load]`: bounds on concurrent database work per kind of request. A request beyond the
+/// bound waits in a short queue; when the queue is full, or the wait too long, it gets a 503
+/// with `Retry-After` at once, so cached tiles and imagery stay fast under overload.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadConfig {
+    /// Feature queries (items, item, queryables) running at once.
+    pub items: usize,
+    /// Vector tiles rendered at once (cache misses).
+    pub tile_renders: usize,
+    /// Downloads streamed or made at once.
+    pub downloads: usize,
+    /// Writes (reports, signatures, staff changes) at once.
+    pub writes: usize,
+    /// Requests per kind that may wait for a free slot.
+    pub queue: usize,
+    /// Longest wait for a slot, in milliseconds.
+    pub queue_wait_ms: u64,
+    /// `Retry-After` of a shed request, in seconds.
+    pub retry_after_secs: u32,
+}
+
+impl Default for LoadConfig {
+    fn default() -> Self {
+        Self {
+            items: 8,
+            tile_renders: 8,
+            downloads: 4,
+            writes: 8,
+            queue: 64,
+            queue_wait_ms: 1_000,
+            retry_after_secs: 2,
+        }
+    }
 }
 
 /// `[imagery]`
@@ -124,6 +162,8 @@ pub struct FeaturesConfig {
     pub max_limit: u32,
     /// `numberMatched` is given when at most this many features match (0: never).
     pub number_matched_cap: u32,
+    /// Most keys a `sortby` may name.
+    pub max_sort_keys: usize,
 }
 
 impl Default for FeaturesConfig {
@@ -132,6 +172,7 @@ impl Default for FeaturesConfig {
             default_limit: 10,
             max_limit: 10_000,
             number_matched_cap: 10_000,
+            max_sort_keys: 8,
         }
     }
 }
@@ -194,6 +235,16 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Seconds that running requests get to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Seconds a client has to send a request's headers.
+    pub header_timeout_secs: u64,
+    /// Seconds a connection with no request running and no byte moving stays open.
+    pub idle_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    pub body_timeout_secs: u64,
+    /// Open connections at most; further ones wait until one closes.
+    pub max_connections: usize,
+    /// Largest request body in bytes (larger ones get 413 before they are read whole).
+    pub max_body_bytes: usize,
 }
 
 /// `[database]`
@@ -236,6 +287,11 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: String::new(),
             shutdown_grace_secs: 10,
+            header_timeout_secs: 15,
+            idle_timeout_secs: 60,
+            body_timeout_secs: 30,
+            max_connections: 2_048,
+            max_body_bytes: 2 * 1024 * 1024,
         }
     }
 }

@@ -7,7 +7,6 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
@@ -45,25 +44,47 @@ impl DbError {
     }
 }
 
+impl DbError {
+    /// Whether the database is away (not reachable, restarting, the connection lost) rather
+    /// than the statement wrong: such a request may succeed when retried.
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Query { source, .. } => connection_lost(source),
+            Self::Setup(_) => false,
+        }
+    }
+}
+
+/// Whether a driver error means the connection or the server is gone: a closed connection, an
+/// I/O error, or SQLSTATE class 08 (connection exception), 57P01–57P03 (shutdown, crash,
+/// cannot connect now) or 53 (insufficient resources, e.g. too many connections).
+#[must_use]
+pub fn connection_lost(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
+        }
+        // No server answer at all: the socket failed.
+        None => std::error::Error::source(error)
+            .is_some_and(|cause| cause.downcast_ref::<std::io::Error>().is_some()),
+    }
+}
+
 impl From<DbError> for Problem {
     fn from(error: DbError) -> Self {
-        match error {
-            DbError::Unavailable(e) => {
-                tracing::warn!(error = %e, "database not available");
-                Self::unavailable(
-                    "The database is not reachable at the moment; please try again shortly.",
-                )
-            }
-            DbError::Query { ref source, .. } if source.is_closed() => {
-                tracing::warn!(%error, "database connection lost");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Vorübergehend nicht verfügbar / service unavailable",
-                    "The database connection was lost; please try again shortly.",
-                )
-            }
-            other => Self::internal(other),
+        if error.is_unavailable() {
+            tracing::warn!(%error, "database not available");
+            return Self::unavailable(
+                "The database is not reachable at the moment; please try again shortly.",
+            );
         }
+        Self::internal(error)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The behaviour every route shares, applied once around the composed router: request ids,
-//! request logging, metrics, problem pages for browsers and the 404 fallback.
+//! request logging, metrics, refusal of malformed addresses, the body size limit and read
+//! timeout, every error as a problem (HTML for browsers), and the 404 fallback.
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, Method, Request, header};
@@ -8,9 +9,14 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
 use crate::config::Config;
-use crate::problem;
 use crate::telemetry;
+use crate::{guard, problem};
 
 /// Whether the request's `If-None-Match` names `etag` (RFC 9110 §13.1.2: a list, weak
 /// comparison, `*`), so the answer can be 304 Not Modified.
@@ -62,12 +68,20 @@ fn cors() -> CorsLayer {
 }
 
 /// Wraps the composed router of all crates.
-pub fn finish(router: Router) -> Router {
+pub fn finish(router: Router, config: &Config) -> Router {
     // Install the metrics recorder before the first request is counted.
     telemetry::metrics_handle();
-    // Layers run bottom-up on the way in: the request id is set first, so logs carry it.
+    // Layers run bottom-up on the way in: the request id is set first, so logs carry it; the
+    // malformed address is refused before any handler runs; whatever error answer comes back
+    // becomes a problem, and a problem becomes a page for browsers.
     router
         .fallback(problem::not_found)
+        .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            config.server.body_timeout_secs.max(1),
+        )))
+        .layer(middleware::from_fn(problem::errors_as_problems))
+        .layer(middleware::from_fn(guard::refuse_malformed))
         .layer(middleware::from_fn(problem::html_for_browsers))
         .layer(middleware::from_fn(telemetry::track_requests))
         .layer(

@@ -31,30 +31,61 @@ async fn health() -> Response {
     axum::Json(json!({"status": "alive"})).into_response()
 }
 
+/// Ready when the database answers, its schema is migrated and the imagery folder can be
+/// read (when the catalog lists imagery); otherwise a 503 problem that names what is missing
+/// (`missing`: `database`, `migrations`, `imagery folder`).
 async fn ready(State(state): State<AppState>) -> Result<Response, Problem> {
+    let mut missing: Vec<(&str, String)> = Vec::new();
     let check = async {
         let client = state.pool.get().await.map_err(DbError::from)?;
-        client
-            .query_one("SELECT 1", &[])
+        let row = client
+            .query_one(
+                "SELECT to_regclass('catalog.imagery') IS NOT NULL
+                        AND EXISTS (SELECT 1 FROM catalog.imagery)",
+                &[],
+            )
             .await
             .map_err(DbError::query("checking readiness"))?;
-        Ok::<_, DbError>(())
+        Ok::<bool, DbError>(row.get(0))
     };
-    match tokio::time::timeout(READY_TIMEOUT, check).await {
-        Ok(Ok(())) if state.is_migrated() => {
-            Ok(axum::Json(json!({"status": "ready"})).into_response())
-        }
-        Ok(Ok(())) => Err(Problem::unavailable(
-            "The database answers but its schema is not migrated yet.",
-        )),
+    let has_imagery = match tokio::time::timeout(READY_TIMEOUT, check).await {
+        Ok(Ok(has)) => has,
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "not ready");
-            Err(Problem::unavailable("The database is not reachable."))
+            missing.push(("database", "the database is not reachable".to_owned()));
+            false
         }
-        Err(_) => Err(Problem::unavailable(
-            "The database did not answer within 2 seconds.",
-        )),
+        Err(_) => {
+            missing.push((
+                "database",
+                "the database did not answer within 2 seconds".to_owned(),
+            ));
+            false
+        }
+    };
+    if !state.is_migrated() {
+        missing.push((
+            "migrations",
+            "the database schema is not migrated yet".to_owned(),
+        ));
     }
+    let imagery = std::path::Path::new(&state.config.imagery.dir);
+    if has_imagery && std::fs::read_dir(imagery).is_err() {
+        missing.push((
+            "imagery folder",
+            "the imagery folder (imagery.dir) cannot be read".to_owned(),
+        ));
+    }
+    if missing.is_empty() {
+        return Ok(axum::Json(json!({"status": "ready"})).into_response());
+    }
+    let detail: Vec<String> = missing.iter().map(|(_, why)| why.clone()).collect();
+    Err(
+        Problem::unavailable(format!("Not ready: {}.", detail.join("; "))).with(
+            "missing",
+            json!(missing.iter().map(|(what, _)| *what).collect::<Vec<_>>()),
+        ),
+    )
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

@@ -31,7 +31,16 @@ pub struct Problem {
     /// What went wrong this time, for the person reading it.
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub detail: String,
+    /// Seconds after which a retry may succeed (`Retry-After`; 503 and 429 always carry one).
+    #[serde(skip)]
+    pub retry_after_secs: Option<u32>,
+    /// Extension members of this kind of problem (RFC 9457 §3.2), e.g. `missing` of `/ready`.
+    #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
+
+/// `Retry-After` of a 503 that does not name its own.
+pub const DEFAULT_RETRY_AFTER_SECS: u32 = 5;
 
 impl Problem {
     /// A problem with `about:blank` as its type.
@@ -41,7 +50,42 @@ impl Problem {
             title: title.into(),
             status,
             detail: detail.into(),
+            retry_after_secs: None,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// The same problem with an extension member.
+    #[must_use]
+    pub fn with(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extensions.insert(name.to_owned(), value);
+        self
+    }
+
+    /// The same problem, with a `Retry-After` of `secs` seconds.
+    #[must_use]
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// 429: too many requests from this client; try again after `secs` seconds.
+    pub fn too_many_requests(detail: impl Into<String>, secs: u32) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Zu viele Anfragen / too many requests",
+            detail,
+        )
+        .retry_after(secs)
+    }
+
+    /// 413: the request body is larger than allowed.
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Anfrage zu groß / content too large",
+            detail,
+        )
     }
 
     /// 400: the request is malformed or names something unknown.
@@ -99,6 +143,17 @@ impl IntoResponse for Problem {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        let retry = match self.status {
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS => {
+                Some(self.retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS))
+            }
+            _ => self.retry_after_secs,
+        };
+        if let Some(secs) = retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
     }
 }
@@ -106,6 +161,66 @@ impl IntoResponse for Problem {
 /// Fallback for routes that do not exist.
 pub async fn not_found(request: Request) -> Problem {
     Problem::not_found(format!("There is no resource at {}", request.uri().path()))
+}
+
+/// Middleware: an error answer that is not a problem yet — axum's rejections of a malformed
+/// query, path or body (plain text), the body limit's 413, a malformed chunked body — becomes
+/// one, in this one place. Its text is kept as the detail (it names the parameter and never
+/// holds server internals); a 5xx text is logged and replaced.
+pub async fn errors_as_problems(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let is_plain = content_type.is_empty() || content_type.starts_with("text/plain");
+    if !is_plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let detail = if status.is_server_error() {
+        if !text.is_empty() {
+            tracing::error!(status = status.as_u16(), body = %text, "plain-text error answer");
+        }
+        String::new()
+    } else {
+        text
+    };
+    let title = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Anfrage zu groß / content too large",
+        StatusCode::NOT_FOUND => "Nicht gefunden / not found",
+        StatusCode::METHOD_NOT_ALLOWED => "Methode nicht erlaubt / method not allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Falscher Inhaltstyp / unsupported media type",
+        StatusCode::REQUEST_TIMEOUT => "Zeitüberschreitung / request timeout",
+        StatusCode::SERVICE_UNAVAILABLE => "Vorübergehend nicht verfügbar / service unavailable",
+        s if s.is_server_error() => "Interner Fehler / internal error",
+        _ => "Ungültige Anfrage / bad request",
+    };
+    let mut problem = Problem::new(status, title, detail);
+    if let Some(secs) = parts
+        .headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+    {
+        problem = problem.retry_after(secs);
+    }
+    let mut response = problem.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    response
 }
 
 /// Middleware: a browser that receives a problem gets it as an HTML page instead.

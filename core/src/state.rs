@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use deadpool_postgres::Pool;
 
 use crate::config::Config;
+use crate::load::Load;
 
 /// Shared, cheap to clone.
 #[derive(Debug, Clone)]
@@ -14,6 +15,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The database pool.
     pub pool: Pool,
+    /// Slots for database work (load shedding).
+    pub load: Load,
     /// Set once the migrations have run against this database.
     migrated: Arc<AtomicBool>,
 }
@@ -23,6 +26,7 @@ impl AppState {
     #[must_use]
     pub fn new(config: Config, pool: Pool) -> Self {
         Self {
+            load: Load::new(&config.load),
             config: Arc::new(config),
             pool,
             migrated: Arc::new(AtomicBool::new(false)),

@@ -6,6 +6,7 @@
 //! tables and swap in one transaction, and register what they load in the catalog. GDAL and PROJ
 //! stay inside this crate; the server's request path never needs them.
 
+pub mod archive;
 pub mod copy;
 pub mod demo;
 pub mod imagery;

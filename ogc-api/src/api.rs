@@ -59,6 +59,10 @@ pub const CONFORMANCE: &[&str] = &[
 #[derive(Debug, Clone, Copy)]
 pub struct MoreConformance(pub &'static [&'static str]);
 
+/// The OpenAPI paths of the other crates (tiles, imagery, open data), merged into `/api`.
+#[derive(Debug, Clone)]
+pub struct MorePaths(pub std::sync::Arc<serde_json::Map<String, Value>>);
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct FormatOnly {
     f: Option<String>,
@@ -540,6 +544,7 @@ pub async fn queryables(
 /// `GET /api`: the OpenAPI 3.0 document (JSON) or its HTML rendering.
 pub async fn openapi(
     State(state): State<AppState>,
+    axum::Extension(more): axum::Extension<MorePaths>,
     Query(q): Query<FormatOnly>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
@@ -556,7 +561,12 @@ pub async fn openapi(
         }
     }
     drop(client);
-    let doc = crate::openapi::document(&state.config, &base_url(&state.config, &headers), &schemas);
+    let doc = crate::openapi::document(
+        &state.config,
+        &base_url(&state.config, &headers),
+        &schemas,
+        &more.0,
+    );
     if format == Offer::HTML {
         return Ok(Html(crate::openapi::html(&doc)).into_response());
     }

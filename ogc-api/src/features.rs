@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use stadtkarte_core::catalog::quote_ident;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
+use stadtkarte_core::load::Work;
 use stadtkarte_core::negotiate::{Offer, negotiate};
 use stadtkarte_core::problem::escape_html;
 use stadtkarte_core::tokio_postgres::{self, NoTls, Row};
@@ -307,7 +308,7 @@ async fn respond(
 ) -> Result<Response, Problem> {
     let schema = collection(&state, &id).await?;
     let limits = &state.config.features;
-    let request = params::parse(&query, &schema, limits.default_limit, limits.max_limit)?;
+    let request = params::parse(&query, &schema, limits)?;
     let format = negotiate(request.format.as_deref(), &headers, &OFFERS)?;
     let fingerprint = paging::fingerprint(&id, &request.canonical);
     let cursor = request
@@ -318,6 +319,7 @@ async fn respond(
 
     let mut sql = Sql::default();
     let base = conditions(&schema, &request, &mut sql)?;
+    let slot = state.load.admit(Work::Items).await?;
     let client = state.pool.get().await.map_err(DbError::from)?;
     // numberMatched is given on the first page only (later pages need not repeat it): counted
     // when the page is full, known without counting when it is not.
@@ -388,6 +390,7 @@ async fn respond(
             metrics::counter!("features_streams_cancelled_total").increment(1);
         }
         drop(client);
+        drop(slot);
     });
     let body = Body::from_stream(futures_util::stream::unfold(receiver, |mut rx| async {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
@@ -414,18 +417,24 @@ fn page_crs_uri(query: &[(String, String)]) -> &'static str {
 }
 
 fn query_error(e: &tokio_postgres::Error) -> Problem {
-    // Values are bound and names checked, so a failing statement here is either the database
-    // going away or a value the database refuses (e.g. a date out of range).
-    if e.is_closed() {
+    // Values are bound, checked and names come from the catalog, so a failing statement here
+    // is either the database going away or a value the database still refuses (a number too
+    // large for its column, say). The client gets our words, never the database's.
+    if stadtkarte_core::db::connection_lost(e) {
+        tracing::warn!(error = %e, "database connection lost during a feature query");
         return Problem::unavailable("The database connection was lost; please try again.");
     }
     if let Some(db) = e.as_db_error()
         && (db.code().code().starts_with("22") || db.code().code() == "XX000")
     {
-        return Problem::bad_request(format!(
-            "the database refused a value of the request: {}",
-            db.message()
-        ));
+        tracing::info!(
+            sqlstate = db.code().code(),
+            message = db.message(),
+            "the database refused a value"
+        );
+        return Problem::bad_request(
+            "a value of the request does not fit its property: check the numbers and dates of the property filters, bbox, datetime and filter",
+        );
     }
     Problem::internal(e)
 }
@@ -864,6 +873,7 @@ pub async fn item(
     };
     let names = selected(&schema, None);
     let base = format!("{}/collections/{id}", base_url(&state.config, &headers));
+    let _slot = state.load.admit(Work::Items).await?;
     let client = state.pool.get().await.map_err(DbError::from)?;
     let row = client
         .query_opt(

@@ -22,8 +22,12 @@ use stadtkarte_core::AppState;
 pub use api::CONFORMANCE;
 
 /// The routes of this crate. `more_conformance` adds the classes of the other OGC API crates
-/// (tiles) to `/conformance`.
-pub fn router(state: AppState, more_conformance: &'static [&'static str]) -> Router {
+/// (tiles) to `/conformance`; `more_paths` their paths to the OpenAPI document at `/api`.
+pub fn router(
+    state: AppState,
+    more_conformance: &'static [&'static str],
+    more_paths: serde_json::Map<String, serde_json::Value>,
+) -> Router {
     Router::new()
         .route("/", get(api::landing))
         .route("/conformance", get(api::conformance))
@@ -37,6 +41,9 @@ pub fn router(state: AppState, more_conformance: &'static [&'static str]) -> Rou
         )
         .route("/collections/{id}/items/{feature}", get(features::item))
         .layer(axum::Extension(api::MoreConformance(more_conformance)))
+        .layer(axum::Extension(api::MorePaths(std::sync::Arc::new(
+            more_paths,
+        ))))
         .with_state(state.clone())
         .merge(plans::router(state))
 }

@@ -1,7 +1,9 @@
 //! The OpenAPI 3.0 document, generated from the catalog: every collection gets its own paths,
 //! so that its queryables appear as declared query parameters (GDAL and other clients read
 //! them from here), and every parameter has its exact schema (limit with minimum, default and
-//! maximum; bbox with 4 to 6 numbers).
+//! maximum; bbox with 4 to 6 numbers). The other public APIs — tiles, imagery, WMTS, open
+//! data, CKAN — come from their crates (`more`); plan documents, POST items and the
+//! operational endpoints are described here.
 
 use std::fmt::Write as _;
 
@@ -31,6 +33,7 @@ fn problem_responses() -> Value {
         "404": {"$ref": "#/components/responses/NotFound"},
         "406": {"$ref": "#/components/responses/NotAcceptable"},
         "500": {"$ref": "#/components/responses/ServerError"},
+        "503": {"$ref": "#/components/responses/ServiceUnavailable"},
     })
 }
 
@@ -61,7 +64,12 @@ fn type_schema(kind: PropType) -> Value {
 
 /// The document.
 #[must_use]
-pub fn document(config: &Config, base: &str, collections: &[CollectionSchema]) -> Value {
+pub fn document(
+    config: &Config,
+    base: &str,
+    collections: &[CollectionSchema],
+    more: &serde_json::Map<String, Value>,
+) -> Value {
     let limits = &config.features;
     let mut paths = serde_json::Map::new();
     let json_or_html = [
@@ -95,6 +103,28 @@ pub fn document(config: &Config, base: &str, collections: &[CollectionSchema]) -
         ("text/html", json!({"type": "string"})),
         ("text/csv", json!({"type": "string"})),
     ];
+    paths.insert("/health".into(), json!({"get": {
+        "operationId": "getHealth", "summary": "Der Prozess lebt", "tags": ["Betrieb"],
+        "responses": {"200": {"description": "alive", "content": {"application/json": {"schema": {"type": "object"}}}}}}}));
+    paths.insert("/ready".into(), json!({"get": {
+        "operationId": "getReady", "summary": "Bereit: Datenbank erreichbar, Schema migriert, Luftbildordner lesbar", "tags": ["Betrieb"],
+        "responses": {"200": {"description": "ready", "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "503": {"$ref": "#/components/responses/ServiceUnavailable"}}}}));
+    paths.insert("/metrics".into(), json!({"get": {
+        "operationId": "getMetrics", "summary": "Prometheus-Metriken", "tags": ["Betrieb"],
+        "responses": {"200": {"description": "Metriken", "content": {"text/plain": {"schema": {"type": "string"}}}}}}}));
+    let plan = json!({"name": "plan", "in": "path", "required": true, "description": "Id (gml:id) oder Nummer des Bebauungsplans", "schema": {"type": "string"}});
+    paths.insert("/plans/{plan}/dokumente".into(), json!({"get": {
+        "operationId": "getPlanDocuments", "summary": "Unterlagen eines Bebauungsplans", "tags": ["Bebauungspläne"],
+        "parameters": [plan],
+        "responses": with_errors(ok("Liste der Unterlagen", &json_or_html))}}));
+    paths.insert("/plans/{plan}/dokumente/{file}".into(), json!({"get": {
+        "operationId": "getPlanDocument", "summary": "Eine Unterlage (PDF, Scan, …)", "tags": ["Bebauungspläne"],
+        "parameters": [plan, {"name": "file", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": with_errors(ok("Die Datei", &[("application/pdf", json!({"type": "string", "format": "binary"})), ("image/tiff", json!({"type": "string", "format": "binary"})), ("image/png", json!({"type": "string", "format": "binary"}))]))}}));
+    for (path, item) in more {
+        paths.insert(path.clone(), item.clone());
+    }
     for schema in collections {
         let c = &schema.collection;
         let id = &c.id;
@@ -136,7 +166,16 @@ pub fn document(config: &Config, base: &str, collections: &[CollectionSchema]) -
         paths.insert(format!("/collections/{id}/items"), json!({"get": {
             "operationId": format!("getFeatures_{op}"), "summary": format!("Objekte der Sammlung „{}“", c.title), "tags": [c.title],
             "parameters": params,
-            "responses": with_errors(ok("Eine Seite mit Objekten; weitere über den Link rel=next", &features_content))}}));
+            "responses": with_errors(ok("Eine Seite mit Objekten; weitere über den Link rel=next", &features_content))},
+            "post": {
+            "operationId": format!("searchFeatures_{op}"), "summary": "Objekte mit einem CQL2-JSON-Filter im Rumpf", "tags": [c.title],
+            "parameters": [{"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/crs"}, f_param(&["json", "html", "csv"])],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}, "application/query-cql-json": {"schema": {"type": "object"}}}},
+            "responses": {
+                "200": ok("Eine Seite mit Objekten", &features_content),
+                "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"},
+                "406": {"$ref": "#/components/responses/NotAcceptable"}, "413": {"$ref": "#/components/responses/TooLarge"},
+                "415": {"$ref": "#/components/responses/BadRequest"}, "503": {"$ref": "#/components/responses/ServiceUnavailable"}}}}));
         paths.insert(format!("/collections/{id}/items/{{featureId}}"), json!({"get": {
             "operationId": format!("getFeature_{op}"), "summary": "Ein Objekt", "tags": [c.title],
             "parameters": [
@@ -153,7 +192,7 @@ pub fn document(config: &Config, base: &str, collections: &[CollectionSchema]) -
         "info": {
             "title": format!("Stadtkarte {} – OGC API", config.city.name),
             "version": env!("CARGO_PKG_VERSION"),
-            "description": format!("Offene Geodaten der Stadt {} nach OGC API Features (Teile 1, 2 und 3 mit CQL2).", config.city.name),
+            "description": format!("Offene Geodaten der Stadt {}: OGC API Features (Teile 1, 2 und 3 mit CQL2) und Tiles, Vektorkacheln (XYZ, TileJSON), Luftbilder (XYZ, WMTS), Bebauungspläne, offene Daten (Downloads, DCAT-AP.de, CKAN-API).", config.city.name),
             "license": {"name": config.city.license},
         },
         "servers": [{"url": base}],
@@ -207,6 +246,9 @@ pub fn document(config: &Config, base: &str, collections: &[CollectionSchema]) -
                 "NotFound": {"description": "Nicht gefunden", "content": problem},
                 "NotAcceptable": {"description": "Format nicht verfügbar", "content": problem},
                 "ServerError": {"description": "Interner Fehler", "content": problem},
+                "ServiceUnavailable": {"description": "Vorübergehend nicht verfügbar (Datenbank weg oder Server ausgelastet); Retry-After sagt, wann wieder", "content": problem,
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+                "TooLarge": {"description": "Anfrage zu groß", "content": problem},
             },
         },
     })

@@ -2,6 +2,8 @@
 //! is built. Anything malformed or unknown is a 400 that says what and why.
 
 use stadtkarte_core::Problem;
+use stadtkarte_core::config::FeaturesConfig;
+use stadtkarte_core::values;
 
 use stadtkarte_core::cql2::{self, Expr};
 use stadtkarte_core::crs::{CRS84, Crs};
@@ -98,9 +100,9 @@ fn bad(detail: impl Into<String>) -> Problem {
 pub fn parse(
     query: &[(String, String)],
     schema: &CollectionSchema,
-    default_limit: u32,
-    max_limit: u32,
+    limits: &FeaturesConfig,
 ) -> Result<ItemsRequest, Problem> {
+    let (default_limit, max_limit) = (limits.default_limit, limits.max_limit);
     let mut seen = std::collections::HashSet::new();
     for (k, _) in query {
         if !seen.insert(k.as_str()) {
@@ -164,7 +166,7 @@ pub fn parse(
         })
         .transpose()?;
     let sort = get("sortby")
-        .map(|v| parse_sortby(v, schema))
+        .map(|v| parse_sortby(v, schema, limits.max_sort_keys))
         .transpose()?
         .unwrap_or_default();
     let filter_crs = get("filter-crs")
@@ -224,9 +226,9 @@ fn check_value(name: &str, kind: PropType, value: &str) -> Result<(), Problem> {
         PropType::Integer => value.parse::<i64>().is_ok(),
         PropType::Number => value.parse::<f64>().is_ok_and(f64::is_finite),
         PropType::Boolean => matches!(value, "true" | "false"),
-        PropType::Date => chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok(),
-        PropType::DateTime => chrono::DateTime::parse_from_rfc3339(value).is_ok(),
-        PropType::String => true,
+        PropType::Date => values::date(value).is_some(),
+        PropType::DateTime => values::timestamp(value).is_some(),
+        PropType::String => values::text_ok(value),
         PropType::Geometry | PropType::Other => false,
     };
     if ok {
@@ -302,14 +304,14 @@ fn parse_bound(text: &str, whole: &str) -> Result<TimeBound, Problem> {
     if t.is_empty() || t == ".." {
         return Ok(TimeBound::Open);
     }
-    if chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok() && t.len() == 10 {
+    if values::date(t).is_some() {
         return Ok(TimeBound::Date(t.to_owned()));
     }
-    if chrono::DateTime::parse_from_rfc3339(t).is_ok() {
+    if values::timestamp(t).is_some() {
         return Ok(TimeBound::Timestamp(t.to_owned()));
     }
     Err(bad(format!(
-        "datetime={whole}: {t:?} is neither a date (2024-05-01) nor an RFC 3339 timestamp (2024-05-01T12:00:00Z)"
+        "datetime={whole}: {t:?} is neither a date (2024-05-01) nor an RFC 3339 timestamp (2024-05-01T12:00:00Z) of the years 1–9999"
     )))
 }
 
@@ -330,11 +332,31 @@ pub fn parse_datetime(value: &str) -> Result<DateTime, Problem> {
     }
 }
 
-fn parse_sortby(value: &str, schema: &CollectionSchema) -> Result<Vec<SortKey>, Problem> {
-    value
+fn parse_sortby(
+    value: &str,
+    schema: &CollectionSchema,
+    max_keys: usize,
+) -> Result<Vec<SortKey>, Problem> {
+    let items: Vec<&str> = value
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
+        .collect();
+    if items.len() > max_keys {
+        return Err(bad(format!(
+            "sortby names {} keys; at most {max_keys} are allowed",
+            items.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for item in &items {
+        let name = item.trim_start_matches(['-', '+']).trim();
+        if !seen.insert(name) {
+            return Err(bad(format!("sortby names {name:?} more than once")));
+        }
+    }
+    items
+        .into_iter()
         .map(|item| {
             let (descending, name) = match item.as_bytes()[0] {
                 b'-' => (true, &item[1..]),

@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 use stadtkarte_core::AppState;
-use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
 
 use crate::formats;
@@ -108,47 +107,77 @@ async fn run(
     headers: &HeaderMap,
 ) -> Response {
     let base = base_url(&state.config, headers);
-    let client = match state.pool.get().await {
-        Ok(c) => c,
-        Err(e) => {
-            return error(
+    // CKAN's own error shape, with our own words: never a pool's or driver's text.
+    let failed = |unavailable: bool| {
+        let mut response = if unavailable {
+            error(
                 &base,
                 action,
                 StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable",
+                "the catalog is not available at the moment; please try again shortly",
+            )
+        } else {
+            error(
+                &base,
+                action,
+                StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal Server Error",
-                &DbError::from(e).to_string(),
+                "the catalog could not be read; the fault has been logged",
+            )
+        };
+        if unavailable {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(stadtkarte_core::problem::DEFAULT_RETRY_AFTER_SECS),
             );
+        }
+        response
+    };
+    let client = match state.pool.get().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "CKAN API: database not available");
+            return failed(true);
         }
     };
     let datasets = match registry::list(&**client).await {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(error = %e, "CKAN API: listing datasets failed");
-            return error(
-                &base,
-                action,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error",
-                "the catalog could not be read",
-            );
+            return failed(matches!(&e, registry::RegistryError::Db(db) if db.is_unavailable()));
         }
     };
     let offers = match Offers::load(state, &**client).await {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(error = %e, "CKAN API: reading the collections failed");
-            return error(
-                &base,
-                action,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal Server Error",
-                "the catalog could not be read",
-            );
+            return failed(e.is_unavailable());
         }
     };
     drop(client);
     let organization = json!({"name": slug(&state.config.city.attribution), "title": state.config.city.attribution, "type": "organization", "is_organization": true});
     match action {
+        "help_show" => {
+            let name = text(params, "name").unwrap_or_default();
+            match ACTIONS.iter().find(|(a, _)| *a == name) {
+                Some((_, help)) => envelope(&base, action, &json!(help)),
+                None => error(
+                    &base,
+                    action,
+                    StatusCode::NOT_FOUND,
+                    "Not Found Error",
+                    &format!(
+                        "no help for {name:?}; actions: {}",
+                        ACTIONS
+                            .iter()
+                            .map(|(a, _)| *a)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            }
+        }
         "status_show" => envelope(
             &base,
             action,
@@ -197,11 +226,36 @@ async fn run(
             StatusCode::BAD_REQUEST,
             "Validation Error",
             &format!(
-                "unknown action {action:?}; this CKAN subset has status_show, package_list, package_show, package_search, organization_list, group_list"
+                "unknown action {action:?}; this CKAN subset has {}",
+                ACTIONS
+                    .iter()
+                    .map(|(a, _)| *a)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ),
     }
 }
+
+/// The actions of this CKAN subset, with the text `help_show` gives for each.
+const ACTIONS: &[(&str, &str)] = &[
+    (
+        "status_show",
+        "Status of the site: title, address, CKAN version.",
+    ),
+    ("package_list", "The ids of every dataset."),
+    (
+        "package_show",
+        "One dataset with its resources; parameter id (name or id).",
+    ),
+    (
+        "package_search",
+        "Datasets matching q (text) and fq (field:value), with rows, start and sort (e.g. metadata_modified desc).",
+    ),
+    ("organization_list", "The organisations (the city)."),
+    ("group_list", "The groups (the EU data themes in use)."),
+    ("help_show", "The help of an action; parameter name."),
+];
 
 fn slug(text: &str) -> String {
     text.to_lowercase()

@@ -108,7 +108,7 @@ pub async fn catalog(
     };
     let profile = Profile::parse(query.profile.as_deref())?;
     let client = state.pool.get().await.map_err(DbError::from)?;
-    let datasets = registry::list(&**client).await.map_err(Problem::internal)?;
+    let datasets = registry::list(&**client).await?;
     let offers = Offers::load(&state, &**client).await?;
     drop(client);
     let base = base_url(&state.config, &headers);

@@ -19,6 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use stadtkarte_core::db::DbError;
+use stadtkarte_core::load::Work;
 use stadtkarte_core::schema::{self, CollectionSchema};
 use stadtkarte_core::{AppState, Problem};
 
@@ -47,8 +48,7 @@ async fn download(
 ) -> Result<Response, Problem> {
     let client = state.pool.get().await.map_err(DbError::from)?;
     let dataset = registry::get(&**client, &dataset_id)
-        .await
-        .map_err(Problem::internal)?
+        .await?
         .ok_or_else(|| Problem::not_found(format!("There is no dataset {dataset_id:?}.")))?;
     if let Some(stem) = file.strip_suffix(".tif") {
         drop(client);
@@ -92,6 +92,10 @@ async fn download(
     let path = cache.file(c, ext);
     if let Some(gdal) = export::file_format(ext) {
         drop(client);
+        if path.is_file() {
+            return send_file(&path, format.media, &etag, &filename).await;
+        }
+        let _slot = state.load.admit(Work::Download).await?;
         export::file(
             &state.config.database.url,
             &path,
@@ -106,7 +110,8 @@ async fn download(
     if let Some(response) = cached(&path, format.media, &etag, &filename).await? {
         return Ok(response);
     }
-    // Not prepared (yet): streamed as it is read.
+    // Not prepared (yet): streamed as it is read (the slot bounds the starts).
+    let _slot = state.load.admit(Work::Download).await?;
     let writer = streamed::writer(&schema, ext)
         .ok_or_else(|| Problem::internal(format!("no writer for {ext}")))?;
     let body = streamed::body(client, writer).await?;
@@ -226,7 +231,7 @@ pub async fn bulk(state: &AppState, name: &str, headers: &HeaderMap) -> Result<R
         )));
     };
     let client = state.pool.get().await.map_err(DbError::from)?;
-    let schemas = bulk_parts(&**client).await.map_err(Problem::internal)?;
+    let schemas = bulk_parts(&**client).await?;
     drop(client);
     let version = bulk_version(&schemas);
     let etag = format!("\"alle-{version}-{wanted}\"");

@@ -18,6 +18,7 @@ pub mod export;
 pub mod formats;
 pub mod imagery;
 pub mod offers;
+pub mod openapi;
 pub mod pages;
 pub mod prepare;
 pub mod rdf;

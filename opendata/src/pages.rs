@@ -170,7 +170,7 @@ async fn list(
 ) -> Result<Response, Problem> {
     let en = english(&f);
     let client = state.pool.get().await.map_err(DbError::from)?;
-    let all = registry::list(&**client).await.map_err(Problem::internal)?;
+    let all = registry::list(&**client).await?;
     let q = f.q.clone().unwrap_or_default().to_lowercase();
     let found: Vec<&Dataset> = all
         .iter()
@@ -370,8 +370,7 @@ async fn one(
     let en = english(&f);
     let client = state.pool.get().await.map_err(DbError::from)?;
     let d = registry::get(&**client, &name)
-        .await
-        .map_err(Problem::internal)?
+        .await?
         .ok_or_else(|| Problem::not_found(format!("There is no dataset {name:?}.")))?;
     let base = base_url(&state.config, &headers);
     let offers = Offers::load(&state, &**client).await?;

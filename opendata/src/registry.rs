@@ -189,6 +189,21 @@ pub enum RegistryError {
     Db(#[from] DbError),
 }
 
+impl From<RegistryError> for stadtkarte_core::Problem {
+    fn from(error: RegistryError) -> Self {
+        match error {
+            RegistryError::Invalid(m) => Self::bad_request(m),
+            RegistryError::NotFound(id) => Self::not_found(format!("There is no dataset {id:?}.")),
+            RegistryError::Exists(id) => Self::new(
+                axum::http::StatusCode::CONFLICT,
+                "Konflikt / conflict",
+                format!("dataset {id:?} exists already"),
+            ),
+            RegistryError::Db(db) => db.into(),
+        }
+    }
+}
+
 const SELECT: &str = "SELECT d.id, d.title, d.title_en, d.description, d.description_en, d.keywords, d.themes,
         d.license, d.attribution, d.publisher_name, d.publisher_url, d.contact_name, d.contact_email,
         d.contributor_id, d.political_geocoding, d.political_geocoding_level,

@@ -563,3 +563,137 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
     Some((status, body))
 }
+
+/// A response read whole from a socket: status, header block (lower-cased names) and body.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// Status code.
+    pub status: u16,
+    /// The header lines, `name: value`, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body (chunked transfer decoded).
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// A header's value, or "".
+    #[must_use]
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    #[must_use]
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends `request` (a whole HTTP/1.1 request, which should say `Connection: close`) and reads
+/// the answer; `None` when the server closed the connection without one.
+#[must_use]
+pub fn http_raw(port: u16, request: &[u8], timeout: Duration) -> Option<RawResponse> {
+    use std::io::Read as _;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.write_all(request).ok()?;
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    parse_response(&bytes)
+}
+
+/// Parses an HTTP/1.1 response (chunked bodies are decoded).
+#[must_use]
+pub fn parse_response(bytes: &[u8]) -> Option<RawResponse> {
+    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = bytes[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    if chunked {
+        let mut decoded = Vec::new();
+        let mut rest = &body[..];
+        while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size =
+                usize::from_str_radix(String::from_utf8_lossy(&rest[..end]).trim(), 16).ok()?;
+            if size == 0 {
+                break;
+            }
+            let start = end + 2;
+            decoded.extend_from_slice(rest.get(start..start + size)?);
+            rest = rest.get(start + size + 2..)?;
+        }
+        body = decoded;
+    }
+    Some(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A `stadtkarte serve` process on a free port, killed when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    /// Its HTTP port on 127.0.0.1.
+    pub port: u16,
+    /// The process.
+    pub process: KillOnDrop,
+    /// Its log (stderr).
+    pub log: tempfile::NamedTempFile,
+}
+
+impl ServerProcess {
+    /// Starts `stadtkarte serve` with `env` (besides a free `server.listen`) and waits until
+    /// `/health` answers.
+    #[must_use]
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let mut command = Command::new(stadtkarte_bin());
+        command
+            .arg("serve")
+            .env("STADTKARTE_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("STADTKARTE_OPENDATA__PREPARE_DOWNLOADS", "false")
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::null())
+            .stderr(log.reopen().expect("log"));
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let process = KillOnDrop(command.spawn().expect("cannot start stadtkarte serve"));
+        let started = std::time::Instant::now();
+        while http_get(port, "/health").is_none_or(|(s, _)| s != 200) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the server did not come up: {}",
+                std::fs::read_to_string(log.path()).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { port, process, log }
+    }
+
+    /// Resident memory of the process in kB (from /proc).
+    #[must_use]
+    pub fn rss_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.0.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}

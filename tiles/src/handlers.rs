@@ -19,6 +19,7 @@ use stadtkarte_core::{AppState, Problem, cql2};
 use crate::cache::{Tile, TileCache, TileKey};
 use crate::render::{Layer, tile_sql};
 use crate::tms::{self, TileMatrixSet, WEB_MERCATOR_QUAD};
+use stadtkarte_core::load::Work;
 
 /// Mapbox vector tiles.
 pub const MVT: Offer = Offer {
@@ -38,7 +39,7 @@ pub struct TileState {
 }
 
 /// Collections by id.
-pub type SchemaCache = moka::sync::Cache<String, Arc<CollectionSchema>>;
+pub type SchemaCache = stadtkarte_core::stale::StaleCache<Arc<CollectionSchema>>;
 
 fn json(value: &Value) -> Response {
     (
@@ -49,39 +50,42 @@ fn json(value: &Value) -> Response {
 }
 
 fn parse_number(text: &str, what: &str) -> Result<u32, Problem> {
-    let digits = text.split('.').next().unwrap_or(text);
-    digits
-        .parse::<u32>()
-        .map_err(|_| Problem::bad_request(format!("{what} {text:?} is not a whole number")))
+    crate::tms::coordinate(text, what, &["pbf", "mvt"])
 }
 
 /// The collections of a layer list, from the schema cache (a cached tile then needs no
-/// database round trip at all) or the database.
-async fn load_layers(state: &TileState, ids: &str) -> Result<Vec<Arc<CollectionSchema>>, Problem> {
+/// database round trip at all) or the database; `true` when a schema could not be confirmed
+/// because the database is away (the last good one is used, so cached tiles keep coming).
+async fn load_layers(
+    state: &TileState,
+    ids: &str,
+) -> Result<(Vec<Arc<CollectionSchema>>, bool), Problem> {
     let mut layers: Vec<Arc<CollectionSchema>> = Vec::new();
+    let mut unconfirmed = false;
     for id in ids.split(',').map(str::trim) {
         if layers.iter().any(|l| l.collection.id == id) {
             return Err(Problem::bad_request(format!(
                 "collection {id:?} is named twice"
             )));
         }
-        let schema = if let Some(s) = state.schemas.get(id) {
-            s
-        } else {
-            let client = state.app.pool.get().await.map_err(DbError::from)?;
-            let loaded = schema::load(&**client, id)
-                .await?
-                .filter(|s| s.collection.publish_tiles)
-                .ok_or_else(|| {
-                    Problem::not_found(format!("There is no tiled collection {id:?}."))
-                })?;
-            let loaded = Arc::new(loaded);
-            state.schemas.insert(id.to_owned(), loaded.clone());
-            loaded
-        };
-        layers.push(schema);
+        let app = state.app.clone();
+        let cached = state
+            .schemas
+            .get(id, async move {
+                let client = app.pool.get().await.map_err(DbError::from)?;
+                let loaded = schema::load(&**client, id)
+                    .await?
+                    .filter(|s| s.collection.publish_tiles)
+                    .ok_or_else(|| {
+                        Problem::not_found(format!("There is no tiled collection {id:?}."))
+                    })?;
+                Ok(Arc::new(loaded))
+            })
+            .await?;
+        unconfirmed |= cached.stale;
+        layers.push(cached.value);
     }
-    Ok(layers)
+    Ok((layers, unconfirmed))
 }
 
 fn check_query(query: &[(String, String)]) -> Result<Option<String>, Problem> {
@@ -133,7 +137,7 @@ async fn serve_tile(
             "tile {x}/{y} lies outside the {n}×{n} matrix of zoom {z}"
         )));
     }
-    let layers = load_layers(state, ids).await?;
+    let (layers, unconfirmed) = load_layers(state, ids).await?;
     let in_range: Vec<&CollectionSchema> = layers
         .iter()
         .map(|l| &**l)
@@ -190,7 +194,15 @@ async fn serve_tile(
         .get_or_render(key, render(&app, tms, z, x, y, &render_layers))
         .await
         .map_err(|e| e.as_ref().clone())?;
-    Ok(respond(&tile, headers, state.app.config.tiles.max_age_secs))
+    let mut response = respond(&tile, headers, state.app.config.tiles.max_age_secs);
+    if unconfirmed {
+        // RFC 9111 (obsoleted warn-code, still shown by tools): served without revalidation.
+        response.headers_mut().insert(
+            header::WARNING,
+            HeaderValue::from_static("111 - \"Revalidation Failed\""),
+        );
+    }
+    Ok(response)
 }
 
 async fn render(
@@ -206,6 +218,7 @@ async fn render(
     else {
         return Ok(empty());
     };
+    let _slot = app.load.admit(Work::TileRender).await?;
     let client = app.pool.get().await.map_err(DbError::from)?;
     let statement = client
         .prepare_cached(&sql.text)
@@ -369,7 +382,7 @@ pub async fn tiles_meta(
     let base = base_url(&state.app.config, &headers);
     if let Some(tms) = tms::find(&a) {
         let ids = all_tiled(&state).await?.join(",");
-        let layers = load_layers(&state, &ids).await?;
+        let (layers, _) = load_layers(&state, &ids).await?;
         return Ok(json(&tileset(
             &base,
             &format!("{base}/tiles/{}", tms.id),
@@ -379,7 +392,7 @@ pub async fn tiles_meta(
         )));
     }
     let ids = a.trim_end_matches(".json");
-    let layers = load_layers(&state, ids).await?;
+    let (layers, _) = load_layers(&state, ids).await?;
     Ok(json(&tilejson(&base, ids, &layers)))
 }
 
@@ -414,7 +427,7 @@ pub async fn collection_tileset(
 ) -> Result<Response, Problem> {
     let tms = tms::find(&tms_id)
         .ok_or_else(|| Problem::not_found(format!("There is no tile matrix set {tms_id:?}.")))?;
-    let layers = load_layers(&state, &id).await?;
+    let (layers, _) = load_layers(&state, &id).await?;
     let base = base_url(&state.app.config, &headers);
     let title = layers[0].collection.title.clone();
     Ok(json(&tileset(

@@ -9,6 +9,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use stadtkarte_core::stale::StaleCache;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -147,7 +149,8 @@ impl Epoch {
 #[derive(Debug, Clone)]
 pub struct Imagery {
     app: AppState,
-    by_name: moka::future::Cache<String, Arc<Epoch>>,
+    by_name: StaleCache<Arc<Epoch>>,
+    all: StaleCache<Vec<Arc<Epoch>>>,
     by_version: moka::sync::Cache<String, Arc<Epoch>>,
 }
 
@@ -157,10 +160,9 @@ impl Imagery {
     pub fn new(app: AppState) -> Self {
         Self {
             app,
-            by_name: moka::future::Cache::builder()
-                .max_capacity(1_000)
-                .time_to_live(Duration::from_secs(3))
-                .build(),
+            // While the database is away, the last good catalog rows keep the tiles coming.
+            by_name: StaleCache::new(1_000, Duration::from_secs(3)),
+            all: StaleCache::new(1, Duration::from_secs(3)),
             by_version: moka::sync::Cache::builder().max_capacity(200).build(),
         }
     }
@@ -171,12 +173,7 @@ impl Imagery {
 
     /// The epoch named `name`: an id, or a year (the newest epoch of that year).
     pub async fn epoch(&self, name: &str) -> Result<Arc<Epoch>, Problem> {
-        let this = self.clone();
-        let key = name.to_owned();
-        self.by_name
-            .try_get_with(key.clone(), async move { this.load(&key).await })
-            .await
-            .map_err(|e: Arc<Problem>| (*e).clone())
+        Ok(self.by_name.get(name, self.load(name)).await?.value)
     }
 
     async fn load(&self, name: &str) -> Result<Arc<Epoch>, Problem> {
@@ -238,6 +235,10 @@ impl Imagery {
 
     /// Every epoch, oldest first.
     pub async fn list(&self) -> Result<Vec<Arc<Epoch>>, Problem> {
+        Ok(self.all.get("", self.load_all()).await?.value)
+    }
+
+    async fn load_all(&self) -> Result<Vec<Arc<Epoch>>, Problem> {
         let client = self.app.pool.get().await.map_err(DbError::from)?;
         let rows = catalog::list(&**client).await?;
         drop(client);
@@ -302,10 +303,7 @@ pub struct ImageryState {
 }
 
 fn number(text: &str, what: &str) -> Result<u32, Problem> {
-    let digits = text.split('.').next().unwrap_or(text);
-    digits
-        .parse::<u32>()
-        .map_err(|_| Problem::bad_request(format!("{what} {text:?} is not a whole number")))
+    crate::tms::coordinate(text, what, &["webp", "jpg", "jpeg", "png"])
 }
 
 /// Answers one tile request.

@@ -11,6 +11,7 @@ mod cache;
 mod handlers;
 pub mod imagery;
 mod live;
+pub mod openapi;
 mod render;
 pub mod tms;
 
@@ -36,10 +37,7 @@ pub const CONFORMANCE: &[&str] = &[
 /// The routes; starts the listener that evicts changed tiles.
 pub fn router(state: AppState) -> Router {
     let cache = TileCache::new(state.config.tiles.cache_bytes);
-    let schemas = handlers::SchemaCache::builder()
-        .max_capacity(1_000)
-        .time_to_live(std::time::Duration::from_secs(10))
-        .build();
+    let schemas = handlers::SchemaCache::new(1_000, std::time::Duration::from_secs(10));
     tokio::spawn(live::listen(
         state.config.database.url.clone(),
         cache.clone(),

@@ -41,7 +41,7 @@ pub async fn listen(url: String, cache: TileCache, schemas: SchemaCache) {
                     cache.clear();
                     schemas.invalidate_all();
                     while let Some(payload) = rx.recv().await {
-                        apply(&cache, &schemas, &payload);
+                        apply(&cache, &schemas, &payload).await;
                     }
                 }
                 driver.abort();
@@ -52,7 +52,7 @@ pub async fn listen(url: String, cache: TileCache, schemas: SchemaCache) {
     }
 }
 
-fn apply(cache: &TileCache, schemas: &SchemaCache, payload: &str) {
+async fn apply(cache: &TileCache, schemas: &SchemaCache, payload: &str) {
     let Ok(v) = serde_json::from_str::<Value>(payload) else {
         return;
     };
@@ -66,7 +66,7 @@ fn apply(cache: &TileCache, schemas: &SchemaCache, payload: &str) {
     tracing::debug!(collection, ?bbox, "evicting changed tiles");
     if bbox.is_none() {
         // The whole collection changed (an import): its columns and extent may have too.
-        schemas.invalidate(collection);
+        schemas.invalidate(collection).await;
     }
     cache.invalidate(collection, bbox);
 }

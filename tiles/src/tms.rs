@@ -163,9 +163,39 @@ impl TileMatrixSet {
     }
 }
 
+/// A tile coordinate from the path: a whole number, optionally with one of `extensions`
+/// (`14.pbf`); `8537.5` or `1e3` is a 400, not a tile.
+pub fn coordinate(
+    text: &str,
+    what: &str,
+    extensions: &[&str],
+) -> Result<u32, stadtkarte_core::Problem> {
+    let digits = match text.split_once('.') {
+        Some((n, ext)) if extensions.contains(&ext) => n,
+        Some(_) => "",
+        None => text,
+    };
+    digits
+        .parse::<u32>()
+        .ok()
+        .filter(|_| digits.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            stadtkarte_core::Problem::bad_request(format!("{what} {text:?} is not a whole number"))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tile_coordinates_are_whole_numbers() {
+        assert_eq!(coordinate("5531", "row", &["pbf"]).unwrap(), 5531);
+        assert_eq!(coordinate("5531.pbf", "row", &["pbf"]).unwrap(), 5531);
+        for bad in ["8537.5", "1e3", "+3", "-1", "5531.png", " 1", ""] {
+            assert!(coordinate(bad, "row", &["pbf"]).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn web_mercator_tiles() {

@@ -40,15 +40,17 @@ struct Translator<'a> {
 }
 
 fn check_date(d: &str) -> Result<(), String> {
-    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+    crate::values::date(d)
         .map(|_| ())
-        .map_err(|_| format!("{d:?} is not a date (YYYY-MM-DD)"))
+        .ok_or_else(|| format!("{d:?} is not a date (YYYY-MM-DD, years 1–9999)"))
 }
 
 fn check_timestamp(t: &str) -> Result<(), String> {
-    chrono::DateTime::parse_from_rfc3339(t)
-        .map(|_| ())
-        .map_err(|_| format!("{t:?} is not a timestamp (RFC 3339, e.g. 2024-05-01T12:00:00Z)"))
+    crate::values::timestamp(t).map(|_| ()).ok_or_else(|| {
+        format!(
+            "{t:?} is not a timestamp (RFC 3339, e.g. 2024-05-01T12:00:00Z, years 1–9999, offsets up to ±15:59)"
+        )
+    })
 }
 
 impl Translator<'_> {
@@ -161,6 +163,9 @@ impl Translator<'_> {
                     ));
                 }
                 (kind, col)
+            }
+            Scalar::Text(v) if !crate::values::text_ok(v) => {
+                return Err("a text value contains a NUL character".to_owned());
             }
             Scalar::Text(v) => (PropType::String, self.sql.param(Value::Text(v.clone()))),
             Scalar::Number(v) => (PropType::Number, self.sql.param(Value::Float(*v))),

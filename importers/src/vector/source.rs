@@ -171,11 +171,7 @@ pub fn resolve(file: &Path, unpack_to: &Path, layer: Option<&str>) -> Result<Pat
         file: file.to_owned(),
         reason,
     };
-    let archive = std::fs::File::open(file).map_err(|e| unreadable(e.to_string()))?;
-    let mut zip = zip::ZipArchive::new(archive)
-        .map_err(|e| unreadable(format!("not a valid zip archive ({e})")))?;
-    zip.extract(unpack_to)
-        .map_err(|e| unreadable(format!("cannot unpack ({e})")))?;
+    crate::archive::unpack(file, unpack_to).map_err(|e| unreadable(e.to_string()))?;
     let mut candidates = Vec::new();
     collect_datasets(unpack_to, &mut candidates);
     candidates.sort_by_key(|p| {

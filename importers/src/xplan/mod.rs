@@ -138,10 +138,7 @@ fn read_source(file: &Path) -> Result<Source, XplanError> {
         .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
     let (gml_path, dir, unpacked) = if is_zip {
         let dir = tempfile::tempdir().map_err(|e| unreadable(e.to_string()))?;
-        let archive = std::fs::File::open(file).map_err(|e| unreadable(e.to_string()))?;
-        zip::ZipArchive::new(archive)
-            .and_then(|mut z| z.extract(dir.path()))
-            .map_err(|e| unreadable(format!("not a valid zip archive ({e})")))?;
+        crate::archive::unpack(file, dir.path()).map_err(|e| unreadable(e.to_string()))?;
         let mut gmls: Vec<PathBuf> = walk(dir.path())
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gml")))
@@ -179,15 +176,19 @@ fn decode(bytes: &[u8]) -> String {
     }
 }
 
+/// The regular files under `dir`; symbolic links and other special files are never followed
+/// (a plan's documents must be the files that came with it, nothing else on the server).
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                out.extend(walk(&path));
-            } else {
-                out.push(path);
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                out.extend(walk(&entry.path()));
+            } else if kind.is_file() {
+                out.push(entry.path());
             }
         }
     }

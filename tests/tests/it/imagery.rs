@@ -129,6 +129,11 @@ enum Kind {
     NoCrs,
 }
 
+/// A small aerial image (600 × 600 px at 2 m, EPSG:25832) in `dir`, for tests elsewhere.
+pub(crate) fn small_image(dir: &Path) -> PathBuf {
+    Source::COARSE.write(dir, "klein", Kind::Rgb)
+}
+
 /// Runs `stadtkarte import imagery ARGS` against `url` with the imagery folder `dir`.
 async fn import(url: &str, dir: &Path, args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(stadtkarte_bin())

@@ -19,6 +19,7 @@ mod datasets;
 mod demo;
 mod demo_imagery;
 mod downloads;
+mod hardening;
 mod http;
 mod imagery;
 mod import_integrity;
