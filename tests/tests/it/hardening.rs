@@ -444,14 +444,13 @@ fn huge_bodies_get_413_problems_with_bounded_memory() {
         b"POST /collections/gebaeude/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n",
         Duration::from_secs(10),
     );
-    if let Some(r) = r {
-        assert_problem(
-            "malformed chunked body",
-            r.status,
-            r.header("content-type"),
-            &r.body,
-        );
-    }
+    let r = r.expect("an answer to a malformed chunked body");
+    assert_problem(
+        "malformed chunked body",
+        r.status,
+        r.header("content-type"),
+        &r.body,
+    );
 }
 
 #[test]
