@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use axum::Router;
 use clap::{Parser, Subcommand};
 use stadtkarte_core::db::{self, PooledClient, describe_target};
-use stadtkarte_core::{AppState, Config, http, migrate, ops};
+use stadtkarte_core::{AppState, Config, http, migrate, ops, pages};
 use stadtkarte_importers::demo::{self, DemoOptions};
 use stadtkarte_importers::imagery::{self, ImageryImport};
 use stadtkarte_importers::vector::{self, VectorImport};
@@ -345,6 +345,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
 pub fn app(state: AppState) -> Router {
     let router = Router::new()
         .merge(ops::router(state.clone()))
+        .merge(pages::router(state.clone()))
         .merge(stadtkarte_ogc_api::router(
             state.clone(),
             stadtkarte_tiles::CONFORMANCE,

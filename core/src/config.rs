@@ -201,6 +201,12 @@ pub struct CityConfig {
     pub political_geocoding: String,
     /// DCAT-AP.de political geocoding level.
     pub political_geocoding_level: String,
+    /// Where the footer of every page links the imprint (Impressum): the city's own page, or
+    /// the placeholder at `/impressum`.
+    pub imprint_url: String,
+    /// Where the footer of every page links the privacy notice (Datenschutzerklärung): the
+    /// city's own page, or the placeholder at `/datenschutz`.
+    pub privacy_url: String,
 }
 
 impl Default for CityConfig {
@@ -220,6 +226,8 @@ impl Default for CityConfig {
                 "http://dcat-ap.de/def/politicalGeocoding/regionalKey/071110000000".to_owned(),
             political_geocoding_level:
                 "http://dcat-ap.de/def/politicalGeocoding/Level/municipality".to_owned(),
+            imprint_url: "/impressum".to_owned(),
+            privacy_url: "/datenschutz".to_owned(),
         }
     }
 }
@@ -404,6 +412,21 @@ impl Config {
                 key: "imagery.quality",
                 reason: "must be between 1 and 100".to_owned(),
             });
+        }
+        for (key, url) in [
+            ("city.imprint_url", &self.city.imprint_url),
+            ("city.privacy_url", &self.city.privacy_url),
+        ] {
+            let fine = (url.starts_with('/') && !url.starts_with("//"))
+                || url.starts_with("https://")
+                || url.starts_with("http://");
+            if !fine {
+                return Err(ConfigError::BadValue {
+                    key,
+                    reason: "must be a path on this server (/…) or an http(s):// address"
+                        .to_owned(),
+                });
+            }
         }
         let url = &self.server.public_url;
         if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
@@ -592,6 +615,26 @@ mod tests {
         )];
         let e = Config::load_from(None, env).unwrap_err().to_string();
         assert!(e.contains("server.public_url"), "{e}");
+    }
+
+    #[test]
+    fn legal_pages_are_paths_or_web_addresses() {
+        let env = |v: &str| vec![("STADTKARTE_CITY__IMPRINT_URL".to_owned(), v.to_owned())];
+        for fine in ["/impressum", "https://www.koblenz.de/impressum"] {
+            assert_eq!(
+                Config::load_from(None, env(fine)).unwrap().city.imprint_url,
+                fine
+            );
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "//elsewhere.example",
+            "impressum",
+            "",
+        ] {
+            let e = Config::load_from(None, env(bad)).unwrap_err().to_string();
+            assert!(e.contains("city.imprint_url"), "{bad}: {e}");
+        }
     }
 
     #[test]

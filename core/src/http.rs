@@ -1,6 +1,7 @@
 //! The behaviour every route shares, applied once around the composed router: request ids,
 //! request logging, metrics, refusal of malformed addresses, the body size limit and read
-//! timeout, every error as a problem (HTML for browsers), and the 404 fallback.
+//! timeout, every error as a problem (HTML for browsers), the language choice of the pages
+//! (`Vary`, the `lang` cookie), and the 404 fallback.
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, Method, Request, header};
@@ -9,6 +10,7 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -16,7 +18,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::config::Config;
 use crate::telemetry;
-use crate::{guard, problem};
+use crate::{guard, i18n, problem};
 
 /// Whether the request's `If-None-Match` names `etag` (RFC 9110 §13.1.2: a list, weak
 /// comparison, `*`), so the answer can be 304 Not Modified.
@@ -82,7 +84,11 @@ pub fn finish(router: Router, config: &Config) -> Router {
         )))
         .layer(middleware::from_fn(problem::errors_as_problems))
         .layer(middleware::from_fn(guard::refuse_malformed))
-        .layer(middleware::from_fn(problem::html_for_browsers))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(config.clone()),
+            problem::html_for_browsers,
+        ))
+        .layer(middleware::from_fn(i18n::remember_choice))
         .layer(middleware::from_fn(telemetry::track_requests))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -1,7 +1,8 @@
 //! The shared foundation of every Stadtkarte crate: configuration, the database pool and
 //! migrations, the collection catalog and the columns of its tables, errors as RFC 9457 problem
 //! details, content negotiation, CRS handling, CQL2 filters, SQL with bind parameters, logs and
-//! metrics, and the operational endpoints.
+//! metrics, the operational endpoints, and the frame of every HTML page (the base layout, the
+//! texts in German and English, the stylesheet, the imprint and privacy placeholders).
 //!
 //! `core` depends on no other workspace crate. It knows nothing about OGC APIs, tiles or imports;
 //! those crates build on it. It never takes an SQL identifier from a request: names come from the
@@ -15,11 +16,14 @@ pub mod crs;
 pub mod db;
 pub mod guard;
 pub mod http;
+pub mod i18n;
 pub mod imagery;
 pub mod load;
 pub mod migrate;
 pub mod negotiate;
 pub mod ops;
+pub mod page;
+pub mod pages;
 pub mod problem;
 pub mod query;
 pub mod schema;

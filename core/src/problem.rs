@@ -5,14 +5,19 @@
 //! [`html_for_browsers`] middleware turns it into an HTML page when the client is a browser.
 //! Internal details (SQL, paths) are logged, never sent.
 
+use std::sync::Arc;
+
+use askama::Template;
 use axum::body::{Body, to_bytes};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::negotiate::prefers_html;
+use crate::page::{Page, PageContext};
 
 /// Media type of problem details.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -223,17 +228,23 @@ pub async fn errors_as_problems(request: Request, next: Next) -> Response {
     response
 }
 
-/// Middleware: a browser that receives a problem gets it as an HTML page instead.
-pub async fn html_for_browsers(request: Request, next: Next) -> Response {
+/// Middleware: a browser that receives a problem gets it as an HTML page instead, in the
+/// layout of every page and in the language of the request.
+pub async fn html_for_browsers(
+    State(config): State<Arc<Config>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let wants_html = prefers_html(request.headers());
+    let context = wants_html.then(|| PageContext::new(request.uri(), request.headers()));
     let response = next.run(request).await;
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
-    if !(wants_html && is_problem) {
+    let Some(context) = context.filter(|_| is_problem) else {
         return response;
-    }
+    };
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, 64 * 1024).await else {
         return Response::from_parts(parts, Body::empty());
@@ -241,44 +252,35 @@ pub async fn html_for_browsers(request: Request, next: Next) -> Response {
     let Ok(problem) = serde_json::from_slice::<Problem>(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
+    // The page's heading in its language; the problem's own title (API text) otherwise.
+    let title = crate::i18n::tr_opt(
+        context.lang,
+        &format!("problem.titles.{}", problem.status.as_u16()),
+    )
+    .map_or_else(|| problem.title.clone(), str::to_owned);
+    let page = ProblemPage {
+        page: context.page(&config, title),
+        status: problem.status.as_u16(),
+        detail: &problem.detail,
+    };
+    let Ok(html) = page.render() else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(problem_page(&problem)))
+    Response::from_parts(parts, Body::from(html))
 }
 
-fn problem_page(problem: &Problem) -> String {
-    let status = problem.status.as_u16();
-    let title = escape_html(&problem.title);
-    let detail = escape_html(&problem.detail);
-    format!(
-        "<!doctype html>\n<html lang=\"de\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{status} – {title} – Stadtkarte</title>\
-         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}}\
-         a{{color:#0b4f8a}}</style></head>\
-         <body><main><h1>{title}</h1><p>Fehler {status}. {detail}</p>\
-         <p><a href=\"/\">Zur Startseite / home</a></p></main></body></html>\n"
-    )
-}
-
-/// Escapes text for HTML element content and attribute values.
-#[must_use]
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+/// A problem as a page: its title as the heading, the status and the detail.
+#[derive(Template)]
+#[template(path = "problem.html")]
+struct ProblemPage<'a> {
+    page: Page,
+    status: u16,
+    detail: &'a str,
 }
 
 mod status_code {
@@ -300,11 +302,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape_html("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+    fn a_problem_page_is_in_the_layout_and_escapes_the_detail() {
+        let headers = axum::http::HeaderMap::new();
+        let uri: axum::http::Uri = "/x?lang=en".parse().unwrap();
+        let page = ProblemPage {
+            page: PageContext::new(&uri, &headers).page(&Config::default(), "Not found"),
+            status: 404,
+            detail: "<script>alert(1)</script>",
+        }
+        .render()
+        .unwrap();
+        assert!(
+            page.starts_with("<!doctype html>\n<html lang=\"en\">"),
+            "{page}"
         );
+        assert!(
+            page.contains("<main id=\"inhalt\">\n<h1>Not found</h1>"),
+            "{page}"
+        );
+        assert!(page.contains("Error 404. &#60;script&#62;"), "{page}");
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains("href=\"/x?lang=de\""), "the switch: {page}");
     }
 
     #[test]

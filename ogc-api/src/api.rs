@@ -1,22 +1,21 @@
 //! OGC API Common: the landing page, `/conformance`, `/api` (OpenAPI 3.0), `/collections`,
 //! `/collections/{id}` and `/collections/{id}/queryables`.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stadtkarte_core::catalog::{self, Collection};
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
+use stadtkarte_core::i18n;
 use stadtkarte_core::negotiate::{Offer, negotiate};
-use stadtkarte_core::problem::escape_html;
+use stadtkarte_core::page::{self, PageContext};
 use stadtkarte_core::{AppState, Problem};
 
 use crate::features::collection;
-use crate::html;
+use crate::html::{self, Link};
 use stadtkarte_core::crs;
 use stadtkarte_core::schema::{CollectionSchema, PropType, load};
 
@@ -65,11 +64,16 @@ pub struct MorePaths(pub std::sync::Arc<serde_json::Map<String, Value>>);
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct FormatOnly {
-    f: Option<String>,
+    pub(crate) f: Option<String>,
 }
 
 fn json_response(media: &'static str, value: &Value) -> Response {
     ([(header::CONTENT_TYPE, media)], value.to_string()).into_response()
+}
+
+/// "12 Objekte": the amount of a collection, in words of the page's language.
+fn page_amount(cx: &PageContext, count: Option<i64>) -> String {
+    i18n::fill(cx.lang, "ogc.features_count", &[&count.unwrap_or(0)])
 }
 
 async fn published(state: &AppState) -> Result<Vec<Collection>, Problem> {
@@ -85,11 +89,64 @@ async fn published(state: &AppState) -> Result<Vec<Collection>, Problem> {
 pub async fn landing(
     State(state): State<AppState>,
     Query(q): Query<FormatOnly>,
+    cx: PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
     let base = base_url(&state.config, &headers);
     let city = &state.config.city.name;
+    if format == Offer::HTML {
+        let collections = published(&state)
+            .await?
+            .into_iter()
+            .map(|c| html::LandingCollection {
+                amount: page_amount(&cx, c.feature_count),
+                id: c.id,
+                title: c.title,
+            })
+            .collect();
+        let t = |key| cx.lang.tr(key);
+        let links = vec![
+            Link::new(
+                t("landing.link_openapi"),
+                format!("{base}/api"),
+                OPENAPI_JSON,
+            ),
+            Link::new(
+                t("landing.link_api_docs"),
+                format!("{base}/api?f=html"),
+                "text/html",
+            ),
+            Link::new(
+                t("landing.link_conformance"),
+                format!("{base}/conformance"),
+                "application/json",
+            ),
+            Link::new(
+                t("landing.link_collections"),
+                format!("{base}/collections"),
+                "application/json",
+            ),
+            Link::new(t("landing.link_map"), format!("{base}/map"), "text/html"),
+            Link::new(
+                t("landing.link_opendata"),
+                format!("{base}/opendata"),
+                "text/html",
+            ),
+            Link::new(
+                t("landing.link_wmts"),
+                format!("{base}/wmts/1.0.0/WMTSCapabilities.xml"),
+                "application/xml",
+            ),
+        ];
+        return page::html(&html::Landing {
+            page: cx.page(&state.config, page::site_name(&state.config)),
+            base,
+            city: city.clone(),
+            collections,
+            links,
+        });
+    }
     let links = [
         (
             "Diese Seite (JSON)",
@@ -141,35 +198,6 @@ pub async fn landing(
             "related",
         ),
     ];
-    if format == Offer::HTML {
-        let collections = published(&state).await?;
-        let mut list = String::new();
-        for c in &collections {
-            let _ = write!(
-                list,
-                "<li><a href=\"{base}/collections/{id}?f=html\">{}</a> – {} Objekte</li>",
-                escape_html(&c.title),
-                c.feature_count.unwrap_or(0),
-                id = escape_html(&c.id)
-            );
-        }
-        let api: Vec<(String, String, String)> = links
-            .iter()
-            .skip(2)
-            .map(|(label, href, media, _)| ((*label).to_owned(), href.clone(), (*media).to_owned()))
-            .collect();
-        let body = format!(
-            "<p class=\"lead\"><a href=\"{base}/map\">Zur Karte</a> – Stadtplan, aktuelle und \
-             historische Luftbilder, Bebauungspläne. <a href=\"{base}/opendata\">Offene Daten</a> zum Herunterladen.</p>\
-             <p>Offene Geodaten der Stadt {} – für Bürgerinnen und Bürger, App-Entwicklerinnen und \
-             -Entwickler: OGC API Features, GeoJSON, CSV.</p><h2>Datensammlungen</h2><ul>{list}</ul>\
-             <h2>Für Entwickler</h2>{}<h2>Betrieb</h2><ul><li><a href=\"{base}/health\">/health</a></li>\
-             <li><a href=\"{base}/ready\">/ready</a></li><li><a href=\"{base}/metrics\">/metrics</a></li></ul>",
-            escape_html(city),
-            html::link_list(&api)
-        );
-        return Ok(Html(html::page(&format!("Stadtkarte {city}"), &[], &body)).into_response());
-    }
     let links: Vec<Value> = links
         .iter()
         .map(|(title, href, media, rel)| json!({"rel": rel, "type": media, "title": title, "href": href}))
@@ -189,21 +217,19 @@ pub async fn conformance(
     State(state): State<AppState>,
     axum::Extension(more): axum::Extension<MoreConformance>,
     Query(q): Query<FormatOnly>,
+    cx: PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let classes: Vec<&str> = CONFORMANCE.iter().chain(more.0).copied().collect();
     let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
     if format == Offer::HTML {
-        let items: String = classes
-            .iter()
-            .map(|c| format!("<li><code>{c}</code></li>"))
-            .collect();
-        return Ok(Html(html::page(
-            "Konformitätsklassen",
-            &[("Start", "/")],
-            &format!("<ul>{items}</ul>"),
-        ))
-        .into_response());
+        let title = cx.lang.tr("ogc.conformance.title");
+        return page::html(&html::Conformance {
+            page: cx
+                .page(&state.config, title)
+                .crumb(cx.lang.tr("ogc.crumb_start"), "/"),
+            classes,
+        });
     }
     let base = base_url(&state.config, &headers);
     Ok(json_response(
@@ -262,6 +288,7 @@ fn collection_json(base: &str, c: &Collection) -> Value {
 pub async fn collections(
     State(state): State<AppState>,
     Query(q): Query<FormatOnly>,
+    cx: PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
@@ -279,32 +306,32 @@ pub async fn collections(
         )
     };
     if format == Offer::HTML {
-        let mut rows = String::new();
-        for c in &imagery {
-            let _ = write!(
-                rows,
-                "<tr><td><a href=\"{base}/collections/{id}?f=html\">{}</a></td><td>{}</td><td>Luftbild</td><td>{}</td></tr>",
-                escape_html(c["title"].as_str().unwrap_or_default()),
-                escape_html(c["description"].as_str().unwrap_or_default()),
-                escape_html(c["attribution"].as_str().unwrap_or_default()),
-                id = escape_html(c["id"].as_str().unwrap_or_default())
-            );
-        }
-        for c in &list {
-            let _ = write!(
-                rows,
-                "<tr><td><a href=\"{base}/collections/{id}?f=html\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape_html(&c.title),
-                escape_html(&c.description),
-                c.feature_count.unwrap_or(0),
-                escape_html(&c.license),
-                id = escape_html(&c.id)
-            );
-        }
-        let body = format!(
-            "<table><thead><tr><th scope=\"col\">Sammlung</th><th scope=\"col\">Beschreibung</th><th scope=\"col\">Objekte</th><th scope=\"col\">Lizenz</th></tr></thead><tbody>{rows}</tbody></table>"
-        );
-        return Ok(Html(html::page("Datensammlungen", &[("Start", "/")], &body)).into_response());
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let rows = imagery
+            .iter()
+            .map(|c| html::CollectionRow {
+                id: text(&c["id"]),
+                title: text(&c["title"]),
+                description: text(&c["description"]),
+                amount: cx.lang.tr("ogc.collections.imagery").to_owned(),
+                license: text(&c["attribution"]),
+            })
+            .chain(list.iter().map(|c| html::CollectionRow {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                description: c.description.clone(),
+                amount: c.feature_count.unwrap_or(0).to_string(),
+                license: c.license.clone(),
+            }))
+            .collect();
+        let title = cx.lang.tr("ogc.collections.title");
+        return page::html(&html::Collections {
+            page: cx
+                .page(&state.config, title)
+                .crumb(cx.lang.tr("ogc.crumb_start"), "/"),
+            base,
+            rows,
+        });
     }
     let collections: Vec<Value> = list
         .iter()
@@ -325,42 +352,43 @@ pub async fn collections(
 }
 
 /// An imagery epoch (or the series) as a collection page.
-fn imagery_page(format: Offer, value: &Value) -> Response {
+fn imagery_page(
+    state: &AppState,
+    cx: &PageContext,
+    format: Offer,
+    value: &Value,
+) -> Result<Response, Problem> {
     if format != Offer::HTML {
-        return json_response("application/json", value);
+        return Ok(json_response("application/json", value));
     }
-    let text = |v: &Value| escape_html(v.as_str().unwrap_or_default());
-    let mut body = format!(
-        "<p>{}</p><p>Namensnennung: {}</p><ul>",
-        text(&value["description"]),
-        text(&value["attribution"])
-    );
-    if let Some(epochs) = value["epochs"].as_array() {
-        for e in epochs {
-            let _ = write!(
-                body,
-                "<li><a href=\"{}?f=html\">{} ({})</a></li>",
-                text(&e["href"]),
-                text(&e["title"]),
-                e["year"]
-            );
-        }
-    }
-    for link in value["links"].as_array().into_iter().flatten() {
-        let _ = write!(
-            body,
-            "<li><a href=\"{}\">{}</a></li>",
-            text(&link["href"]),
-            text(&link["rel"])
-        );
-    }
-    body.push_str("</ul>");
-    Html(html::page(
-        value["title"].as_str().unwrap_or_default(),
-        &[("Start", "/"), ("Sammlungen", "/collections")],
-        &body,
-    ))
-    .into_response()
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let epochs = value["epochs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| html::Epoch {
+            href: text(&e["href"]),
+            title: text(&e["title"]),
+            year: e["year"].to_string(),
+        })
+        .collect();
+    let links = value["links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| Link::new(text(&l["rel"]), text(&l["href"]), text(&l["type"])))
+        .collect();
+    let t = |key| cx.lang.tr(key);
+    page::html(&html::ImageryCollection {
+        page: cx
+            .page(&state.config, text(&value["title"]))
+            .crumb(t("ogc.crumb_start"), "/")
+            .crumb(t("ogc.crumb_collections"), "/collections"),
+        description: text(&value["description"]),
+        attribution: text(&value["attribution"]),
+        epochs,
+        links,
+    })
 }
 
 /// `GET /collections/{id}`
@@ -368,6 +396,7 @@ pub async fn collection_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<FormatOnly>,
+    cx: PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
@@ -380,56 +409,52 @@ pub async fn collection_page(
             let Some(value) = stadtkarte_core::imagery::collection_json(&epochs, &id, &base) else {
                 return Err(p);
             };
-            return Ok(imagery_page(format, &value));
+            return imagery_page(&state, &cx, format, &value);
         }
         Err(p) => return Err(p),
     };
     let c = &schema.collection;
     if format == Offer::HTML {
         let href = format!("{base}/collections/{}", c.id);
+        let t = |key| cx.lang.tr(key);
         let links = vec![
-            (
-                "Objekte (HTML)".to_owned(),
+            Link::new(
+                t("ogc.collection.items_html"),
                 format!("{href}/items?f=html"),
-                "text/html".to_owned(),
+                "text/html",
             ),
-            (
-                "Objekte (GeoJSON)".to_owned(),
+            Link::new(
+                t("ogc.collection.items_geojson"),
                 format!("{href}/items?f=json"),
-                "application/geo+json".to_owned(),
+                "application/geo+json",
             ),
-            (
-                "Objekte (CSV)".to_owned(),
+            Link::new(
+                t("ogc.collection.items_csv"),
                 format!("{href}/items?f=csv"),
-                "text/csv".to_owned(),
+                "text/csv",
             ),
-            (
-                "Abfragbare Eigenschaften".to_owned(),
+            Link::new(
+                t("ogc.collection.queryables"),
                 format!("{href}/queryables?f=html"),
-                "text/html".to_owned(),
+                "text/html",
             ),
         ];
-        let extent = c.extent_crs84.map_or_else(String::new, |b| {
-            format!(
-                "<p>Ausdehnung (WGS 84): {:.5}, {:.5} – {:.5}, {:.5}</p>",
-                b[0], b[1], b[2], b[3]
-            )
+        let extent = c
+            .extent_crs84
+            .map(|b| format!("{:.5}, {:.5} – {:.5}, {:.5}", b[0], b[1], b[2], b[3]));
+        return page::html(&html::Collection {
+            page: cx
+                .page(&state.config, c.title.clone())
+                .crumb(t("ogc.crumb_start"), "/")
+                .crumb(t("ogc.crumb_collections"), "/collections"),
+            description: c.description.clone(),
+            features: c.feature_count.unwrap_or(0),
+            updated: c.updated_at.clone(),
+            license: c.license.clone(),
+            attribution: c.attribution.clone(),
+            extent,
+            links,
         });
-        let body = format!(
-            "<p>{}</p><p>{} Objekte · Stand {} · Lizenz: {} – {}</p>{extent}{}",
-            escape_html(&c.description),
-            c.feature_count.unwrap_or(0),
-            escape_html(&c.updated_at),
-            escape_html(&c.license),
-            escape_html(&c.attribution),
-            html::link_list(&links)
-        );
-        return Ok(Html(html::page(
-            &c.title,
-            &[("Start", "/"), ("Sammlungen", "/collections")],
-            &body,
-        ))
-        .into_response());
     }
     Ok(json_response(
         "application/json",
@@ -474,11 +499,27 @@ fn queryables_of(schema: &CollectionSchema) -> Vec<(String, PropType, String)> {
     list
 }
 
+/// The name of a type for people.
+fn type_name(cx: &PageContext, kind: PropType) -> &'static str {
+    let t = |key| i18n::tr(cx.lang, key);
+    match kind {
+        PropType::String => t("ogc.queryables.type_string"),
+        PropType::Integer => t("ogc.queryables.type_integer"),
+        PropType::Number => t("ogc.queryables.type_number"),
+        PropType::Boolean => t("ogc.queryables.type_boolean"),
+        PropType::Date => t("ogc.queryables.type_date"),
+        PropType::DateTime => t("ogc.queryables.type_datetime"),
+        PropType::Geometry => t("ogc.queryables.type_geometry"),
+        PropType::Other => t("ogc.queryables.type_other"),
+    }
+}
+
 /// `GET /collections/{id}/queryables`
 pub async fn queryables(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<FormatOnly>,
+    cx: PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let format = negotiate(q.f.as_deref(), &headers, &[SCHEMA_JSON, Offer::HTML])?;
@@ -486,33 +527,28 @@ pub async fn queryables(
     let base = base_url(&state.config, &headers);
     let list = queryables_of(&schema);
     if format == Offer::HTML {
-        let rows: String = list
+        let t = |key| cx.lang.tr(key);
+        let rows = list
             .iter()
-            .map(|(n, k, t)| {
-                format!(
-                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                    escape_html(n),
-                    escape_html(t),
-                    k.label()
-                )
+            .map(|(name, kind, title)| html::Queryable {
+                name: name.clone(),
+                title: title.clone(),
+                kind: type_name(&cx, *kind).to_owned(),
             })
             .collect();
-        let body = format!(
-            "<table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Titel</th><th scope=\"col\">Typ</th></tr></thead><tbody>{rows}</tbody></table>"
-        );
-        return Ok(Html(html::page(
-            &format!("{} – abfragbare Eigenschaften", schema.collection.title),
-            &[
-                ("Start", "/"),
-                ("Sammlungen", "/collections"),
-                (
-                    &schema.collection.title,
-                    &format!("{base}/collections/{id}"),
-                ),
-            ],
-            &body,
-        ))
-        .into_response());
+        let collection_title = &schema.collection.title;
+        return page::html(&html::Queryables {
+            page: cx
+                .page(
+                    &state.config,
+                    i18n::fill(cx.lang, "ogc.queryables.page_title", &[collection_title]),
+                )
+                .crumb(t("ogc.crumb_start"), "/")
+                .crumb(t("ogc.crumb_collections"), "/collections")
+                .crumb(collection_title, format!("{base}/collections/{id}")),
+            rows,
+            json_href: format!("{base}/collections/{id}/queryables?f=json"),
+        });
     }
     let mut properties = serde_json::Map::new();
     let temporal = schema.collection.temporal_column.clone();
@@ -546,6 +582,7 @@ pub async fn openapi(
     State(state): State<AppState>,
     axum::Extension(more): axum::Extension<MorePaths>,
     Query(q): Query<FormatOnly>,
+    cx: PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let format = negotiate(
@@ -568,7 +605,7 @@ pub async fn openapi(
         &more.0,
     );
     if format == Offer::HTML {
-        return Ok(Html(crate::openapi::html(&doc)).into_response());
+        return crate::openapi::html(&state.config, &cx, &doc);
     }
     Ok(json_response(OPENAPI_JSON, &doc))
 }

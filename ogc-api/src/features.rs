@@ -14,11 +14,14 @@ use serde_json::{Value, json};
 use stadtkarte_core::catalog::quote_ident;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
+use stadtkarte_core::i18n;
 use stadtkarte_core::load::Work;
 use stadtkarte_core::negotiate::{Offer, negotiate};
-use stadtkarte_core::problem::escape_html;
+use stadtkarte_core::page::{self, PageContext};
 use stadtkarte_core::tokio_postgres::{self, NoTls, Row};
 use stadtkarte_core::{AppState, Problem};
+
+use askama::Template as _;
 
 use crate::html;
 use crate::paging::{self, Direction};
@@ -271,9 +274,10 @@ pub async fn items(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(query): Query<Vec<(String, String)>>,
+    cx: PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    respond(state, id, query, headers).await
+    respond(state, id, query, &cx, headers).await
 }
 
 /// `POST /collections/{id}/items` with a CQL2 JSON filter as the body (what OWSLib sends for
@@ -282,6 +286,7 @@ pub async fn items_post(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(mut query): Query<Vec<(String, String)>>,
+    cx: PageContext,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
@@ -297,13 +302,14 @@ pub async fn items_post(
         .map_err(|_| Problem::bad_request("the body must be CQL2 JSON in UTF-8"))?;
     query.push(("filter".to_owned(), filter.to_owned()));
     query.push(("filter-lang".to_owned(), "cql2-json".to_owned()));
-    respond(state, id, query, headers).await
+    respond(state, id, query, &cx, headers).await
 }
 
 async fn respond(
     state: AppState,
     id: String,
     query: Vec<(String, String)>,
+    cx: &PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let schema = collection(&state, &id).await?;
@@ -370,7 +376,19 @@ async fn respond(
         canonical: request.canonical.clone(),
         cursor: request.cursor.clone(),
     };
+    let frame = (format == Offer::HTML).then(|| {
+        let t = |key| cx.lang.tr(key);
+        let title = &schema.collection.title;
+        cx.page(
+            &state.config,
+            i18n::fill(cx.lang, "ogc.items.page_title", &[title]),
+        )
+        .crumb(t("ogc.crumb_start"), "/")
+        .crumb(t("ogc.crumb_collections"), "/collections")
+        .crumb(title, links.base_url.trim_end_matches("/items"))
+    });
     let page = Page {
+        frame,
         schema,
         request,
         format,
@@ -472,6 +490,8 @@ struct Count {
 }
 
 struct Page {
+    /// The frame of the HTML page (its language, title and trail).
+    frame: Option<page::Page>,
     schema: CollectionSchema,
     request: ItemsRequest,
     format: Offer,
@@ -537,17 +557,16 @@ impl Page {
                 buffered.reverse();
                 std::mem::swap(&mut first_key, &mut last_key);
             }
-            if self.format.key == "html" {
-                return out
-                    .write(Bytes::from(self.html(
-                        &buffered,
-                        more,
-                        matched,
-                        first_key.as_deref(),
-                        last_key.as_deref(),
-                    )))
-                    .await
-                    && out.flush().await;
+            if let Some(frame) = &self.frame {
+                let html = self.html(
+                    frame,
+                    &buffered,
+                    more,
+                    matched,
+                    first_key.as_deref(),
+                    last_key.as_deref(),
+                );
+                return out.write(Bytes::from(html)).await && out.flush().await;
             }
             if !out.write(self.header()).await {
                 return false;
@@ -714,6 +733,7 @@ impl Page {
 
     fn html(
         &self,
+        frame: &page::Page,
         rows: &[Row],
         more: bool,
         matched: Option<i64>,
@@ -721,125 +741,124 @@ impl Page {
         last_key: Option<&str>,
     ) -> String {
         let c = &self.schema.collection;
-        let mut table = String::from(
-            "<table><caption>Objekte dieser Seite</caption><thead><tr><th scope=\"col\">id</th>",
-        );
-        for n in &self.names {
-            let _ = write!(
-                table,
-                "<th scope=\"col\">{}</th>",
-                escape_html(self.schema.label_of(n))
-            );
-        }
-        table.push_str("</tr></thead><tbody>");
-        let mut paths = String::new();
-        let (mut x1, mut y1, mut x2, mut y2) = (
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        );
+        let collection_href = self.links.base_url.trim_end_matches("/items");
+        let mut shapes = Vec::new();
+        let mut bounds = Bounds::default();
+        let mut table = Vec::with_capacity(rows.len());
         for row in rows {
             let props: Value = serde_json::from_str(row.get::<_, &str>(0)).unwrap_or(Value::Null);
             let id: Option<String> = row.get(1);
             let id = id.unwrap_or_default();
-            let _ = write!(
-                table,
-                "<tr><td><a href=\"{}/items/{}?f=html\">{}</a></td>",
-                escape_html(self.links.base_url.trim_end_matches("/items")),
-                escape_html(&id),
-                escape_html(&id)
-            );
-            for n in &self.names {
-                let v = match props.get(n) {
-                    None | Some(Value::Null) => String::new(),
-                    Some(Value::String(s)) => s.clone(),
-                    Some(o) => o.to_string(),
-                };
-                let _ = write!(table, "<td>{}</td>", escape_html(&v));
-            }
-            table.push_str("</tr>");
-            if let (Some(svg), Some(a), Some(b), Some(c2), Some(d)) = (
-                row.get::<_, Option<String>>(2),
-                row.get::<_, Option<f64>>(3),
-                row.get::<_, Option<f64>>(4),
-                row.get::<_, Option<f64>>(5),
-                row.get::<_, Option<f64>>(6),
-            ) {
-                x1 = x1.min(a);
-                y1 = y1.min(b);
-                x2 = x2.max(c2);
-                y2 = y2.max(d);
-                let is_point = svg.starts_with("cx=") || svg.starts_with("x=");
-                if is_point {
-                    let _ = write!(paths, "<circle {svg} r=\"0.6%\"/>");
-                } else {
-                    let _ = write!(paths, "<path d=\"{svg}\"/>");
-                }
-            }
+            table.push(html::ItemRow {
+                href: format!("{collection_href}/items/{id}?f=html"),
+                values: self
+                    .names
+                    .iter()
+                    .map(|n| property_text(&props, n))
+                    .collect(),
+                id,
+            });
+            shapes.extend(bounds.add(row));
         }
-        table.push_str("</tbody></table>");
-        let map = if x1.is_finite() {
-            let pad = ((x2 - x1).max(y2 - y1) * 0.05).max(20.0);
-            let (w, h) = (x2 - x1 + 2.0 * pad, y2 - y1 + 2.0 * pad);
-            let stroke = w.max(h) / 400.0;
-            format!(
-                "<figure><svg role=\"img\" aria-label=\"Karte der {} Objekte dieser Seite\" viewBox=\"{} {} {w} {h}\" width=\"640\" height=\"{}\">\
-                 <g fill=\"#4a7fb5\" fill-opacity=\"0.45\" stroke=\"#0b4f8a\" stroke-width=\"{stroke}\">{paths}</g></svg>\
-                 <figcaption>Lage der Objekte (Web-Mercator); die Tabelle darunter ist die Textfassung.</figcaption></figure>",
-                rows.len(),
-                x1 - pad,
-                -(y2 + pad),
-                (640.0 * h / w).round()
-            )
-        } else {
-            String::new()
-        };
-        let mut nav = Vec::new();
+        let map = bounds.map(shapes, frame.t1("ogc.items.map_label", rows.len()));
         let (has_next, has_prev) = match self.direction {
             Direction::After => (more, self.came_with_cursor),
             Direction::Before => (self.came_with_cursor, more),
         };
-        if has_prev && let Some(k) = first_key {
-            nav.push(format!(
-                "<a rel=\"prev\" href=\"{}\">‹ Vorige Seite</a>",
-                escape_html(
-                    &self
-                        .links
-                        .href("html", Some(&self.cursor(k, Direction::Before)))
-                )
-            ));
+        let prev_href = first_key.filter(|_| has_prev).map(|k| {
+            self.links
+                .href("html", Some(&self.cursor(k, Direction::Before)))
+        });
+        let next_href = last_key.filter(|_| has_next).map(|k| {
+            self.links
+                .href("html", Some(&self.cursor(k, Direction::After)))
+        });
+        let page = html::Items {
+            page: frame.clone(),
+            returned: rows.len(),
+            matched,
+            license: c.license.clone(),
+            attribution: c.attribution.clone(),
+            map,
+            prev_href,
+            next_href,
+            columns: self
+                .names
+                .iter()
+                .map(|n| self.schema.label_of(n).to_owned())
+                .collect(),
+            rows: table,
+            json_href: self.links.href("json", self.links.cursor.as_deref()),
+            csv_href: self.links.href("csv", self.links.cursor.as_deref()),
+        };
+        page.render().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "rendering an items page failed");
+            String::new()
+        })
+    }
+}
+
+/// The extent of the shapes of a page's features, in Web Mercator.
+struct Bounds {
+    x1: f64,
+    y1: f64,
+    x2: f64,
+    y2: f64,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Self {
+            x1: f64::INFINITY,
+            y1: f64::INFINITY,
+            x2: f64::NEG_INFINITY,
+            y2: f64::NEG_INFINITY,
         }
-        if has_next && let Some(k) = last_key {
-            nav.push(format!(
-                "<a rel=\"next\" href=\"{}\">Nächste Seite ›</a>",
-                escape_html(
-                    &self
-                        .links
-                        .href("html", Some(&self.cursor(k, Direction::After)))
-                )
-            ));
+    }
+}
+
+impl Bounds {
+    /// The shapes of a row of the HTML select list (`f_svg`, then its bounds), which widen the
+    /// extent.
+    fn add(&mut self, row: &Row) -> Vec<html::Shape> {
+        let (Some(svg), Some(x1), Some(y1), Some(x2), Some(y2)) = (
+            row.get::<_, Option<String>>(2),
+            row.get::<_, Option<f64>>(3),
+            row.get::<_, Option<f64>>(4),
+            row.get::<_, Option<f64>>(5),
+            row.get::<_, Option<f64>>(6),
+        ) else {
+            return Vec::new();
+        };
+        self.x1 = self.x1.min(x1);
+        self.y1 = self.y1.min(y1);
+        self.x2 = self.x2.max(x2);
+        self.y2 = self.y2.max(y2);
+        html::shapes_of_svg(&svg)
+    }
+
+    /// The map of `shapes` over this extent with a margin; none without shapes.
+    fn map(&self, shapes: Vec<html::Shape>, label: String) -> Option<html::FeatureMap> {
+        if !self.x1.is_finite() || shapes.is_empty() {
+            return None;
         }
-        let matched = matched.map_or_else(String::new, |n| format!(" von {n}"));
-        let body = format!(
-            "<p>{} Objekte{matched}. Lizenz: {} – {}</p>{map}<p>{}</p>{table}<p>Auch als <a href=\"{}\">GeoJSON</a> oder <a href=\"{}\">CSV</a>.</p>",
-            rows.len(),
-            escape_html(&c.license),
-            escape_html(&c.attribution),
-            nav.join(" · "),
-            escape_html(&self.links.href("json", self.links.cursor.as_deref())),
-            escape_html(&self.links.href("csv", self.links.cursor.as_deref())),
-        );
-        let collection_href = self.links.base_url.trim_end_matches("/items").to_owned();
-        html::page(
-            &format!("{} – Objekte", c.title),
-            &[
-                ("Start", "/"),
-                ("Sammlungen", "/collections"),
-                (&c.title, &collection_href),
-            ],
-            &body,
-        )
+        let pad = ((self.x2 - self.x1).max(self.y2 - self.y1) * 0.05).max(20.0);
+        let (w, h) = (self.x2 - self.x1 + 2.0 * pad, self.y2 - self.y1 + 2.0 * pad);
+        Some(html::FeatureMap {
+            label,
+            view_box: format!("{} {} {w} {h}", self.x1 - pad, -(self.y2 + pad)),
+            height: (640.0 * h / w).round(),
+            shapes,
+        })
+    }
+}
+
+/// A property's value as text: strings as they are, other JSON as JSON, nothing for null.
+fn property_text(props: &Value, name: &str) -> String {
+    match props.get(name) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(o) => o.to_string(),
     }
 }
 
@@ -848,13 +867,14 @@ pub async fn item(
     State(state): State<AppState>,
     Path((id, feature_id)): Path<(String, String)>,
     Query(query): Query<Vec<(String, String)>>,
+    cx: PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let schema = collection(&state, &id).await?;
     for (k, _) in &query {
-        if !["f", "crs", "properties"].contains(&k.as_str()) {
+        if !["f", "crs", "properties", "lang"].contains(&k.as_str()) {
             return Err(Problem::bad_request(format!(
-                "unknown query parameter {k:?}; allowed are f, crs and properties"
+                "unknown query parameter {k:?}; allowed are f, crs, properties and lang"
             )));
         }
     }
@@ -900,41 +920,33 @@ pub async fn item(
     let self_href = format!("{base}/items/{feature_id}");
     if format.key == "html" {
         let props: Value = serde_json::from_str(row.get::<_, &str>(0)).unwrap_or(Value::Null);
-        let mut table = String::from("<table><tbody>");
-        for n in &names {
-            let v = match props.get(n) {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => s.clone(),
-                Some(o) => o.to_string(),
-            };
-            let _ = write!(
-                table,
-                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
-                escape_html(schema.label_of(n)),
-                escape_html(&v)
-            );
-        }
-        table.push_str("</tbody></table>");
-        let body = format!(
-            "{table}<p>Auch als <a href=\"{}?f=json\">GeoJSON</a>. Lizenz: {} – {}</p>",
-            escape_html(&self_href),
-            escape_html(&schema.collection.license),
-            escape_html(&schema.collection.attribution)
-        );
-        return Ok((
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            html::page(
-                &format!("{} {feature_id}", schema.collection.title),
-                &[
-                    ("Start", "/"),
-                    ("Sammlungen", "/collections"),
-                    (&schema.collection.title, &base),
-                    ("Objekte", &format!("{base}/items?f=html")),
-                ],
-                &body,
-            ),
-        )
-            .into_response());
+        let rows = names
+            .iter()
+            .map(|n| html::Property {
+                label: schema.label_of(n).to_owned(),
+                value: property_text(&props, n),
+            })
+            .collect();
+        let mut bounds = Bounds::default();
+        let shapes = bounds.add(&row);
+        let t = |key| cx.lang.tr(key);
+        let title = &schema.collection.title;
+        return page::html(&html::Item {
+            page: cx
+                .page(
+                    &state.config,
+                    i18n::fill(cx.lang, "ogc.item.page_title", &[title, &feature_id]),
+                )
+                .crumb(t("ogc.crumb_start"), "/")
+                .crumb(t("ogc.crumb_collections"), "/collections")
+                .crumb(title, &base)
+                .crumb(t("ogc.crumb_items"), format!("{base}/items?f=html")),
+            rows,
+            map: bounds.map(shapes, cx.lang.tr("ogc.item.map_label").to_owned()),
+            json_href: format!("{self_href}?f=json"),
+            license: schema.collection.license.clone(),
+            attribution: schema.collection.attribution.clone(),
+        });
     }
     if format.key == "csv" {
         return Err(Problem::new(

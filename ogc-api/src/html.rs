@@ -1,49 +1,287 @@
-//! The HTML pages of the API: plain, readable, accessible, German first, without scripts.
+//! The HTML pages of the API, one askama template each (`ogc-api/templates/`), all in the base
+//! layout of `core` (skip link, navigation, language switch, footer). Plain, readable,
+//! accessible, German or English, without scripts. The handlers fill these structs; the
+//! templates escape every value.
 
-use stadtkarte_core::problem::escape_html;
+use askama::Template;
+use stadtkarte_core::page::Page;
 
-/// A whole page around `body`.
-#[must_use]
-pub fn page(title: &str, breadcrumbs: &[(&str, &str)], body: &str) -> String {
-    let crumbs: Vec<String> = breadcrumbs
-        .iter()
-        .map(|(label, href)| {
-            format!(
-                "<a href=\"{}\">{}</a>",
-                escape_html(href),
-                escape_html(label)
-            )
-        })
-        .collect();
-    format!(
-        "<!doctype html>\n<html lang=\"de\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} – Stadtkarte</title><style>{STYLE}</style></head><body>\
-         <nav aria-label=\"Pfad\">{}</nav><main><h1>{title}</h1>{body}</main></body></html>\n",
-        crumbs.join(" › "),
-        title = escape_html(title),
-    )
+/// A link with its media type, as the lists of links on the pages show them.
+#[derive(Debug)]
+pub struct Link {
+    /// What it says.
+    pub label: String,
+    /// Where it leads.
+    pub href: String,
+    /// The media type of what it leads to.
+    pub media: String,
 }
 
-const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:64rem;margin:1rem auto;padding:0 1rem;color:#1a1a1a}\
-a{color:#0b4f8a}a:focus{outline:3px solid #e07b00}nav{font-size:.9rem;margin-bottom:1rem}\
-table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border:1px solid #bbb;padding:.25rem .5rem;text-align:left;vertical-align:top}\
-th{background:#eef2f6}code{background:#f3f3f3;padding:0 .2rem}svg{border:1px solid #bbb;background:#f7f9f4;max-width:100%;max-height:60vh;width:auto;height:auto}\
-.links li{margin:.2rem 0}";
+impl Link {
+    /// A link.
+    pub fn new(
+        label: impl Into<String>,
+        href: impl Into<String>,
+        media: impl Into<String>,
+    ) -> Self {
+        Self {
+            label: label.into(),
+            href: href.into(),
+            media: media.into(),
+        }
+    }
+}
 
-/// A list of links as (label, href, media type).
+/// A collection on the start page.
+#[derive(Debug)]
+pub struct LandingCollection {
+    pub id: String,
+    pub title: String,
+    /// "12 Objekte".
+    pub amount: String,
+}
+
+/// `GET /`
+#[derive(Debug, Template)]
+#[template(path = "landing.html")]
+pub struct Landing {
+    pub page: Page,
+    pub base: String,
+    pub city: String,
+    pub collections: Vec<LandingCollection>,
+    pub links: Vec<Link>,
+}
+
+/// `GET /conformance`
+#[derive(Debug, Template)]
+#[template(path = "conformance.html")]
+pub struct Conformance {
+    pub page: Page,
+    pub classes: Vec<&'static str>,
+}
+
+/// A row of `/collections`.
+#[derive(Debug)]
+pub struct CollectionRow {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// The number of features, or that it is an aerial image.
+    pub amount: String,
+    pub license: String,
+}
+
+/// `GET /collections`
+#[derive(Debug, Template)]
+#[template(path = "collections.html")]
+pub struct Collections {
+    pub page: Page,
+    pub base: String,
+    pub rows: Vec<CollectionRow>,
+}
+
+/// `GET /collections/{id}` of a feature collection.
+#[derive(Debug, Template)]
+#[template(path = "collection.html")]
+pub struct Collection {
+    pub page: Page,
+    pub description: String,
+    pub features: i64,
+    pub updated: String,
+    pub license: String,
+    pub attribution: String,
+    /// The extent in WGS 84, as text.
+    pub extent: Option<String>,
+    pub links: Vec<Link>,
+}
+
+/// An epoch listed on the page of the imagery series.
+#[derive(Debug)]
+pub struct Epoch {
+    pub href: String,
+    pub title: String,
+    pub year: String,
+}
+
+/// `GET /collections/{id}` of an imagery epoch or the series.
+#[derive(Debug, Template)]
+#[template(path = "imagery_collection.html")]
+pub struct ImageryCollection {
+    pub page: Page,
+    pub description: String,
+    pub attribution: String,
+    pub epochs: Vec<Epoch>,
+    pub links: Vec<Link>,
+}
+
+/// A row of the queryables.
+#[derive(Debug)]
+pub struct Queryable {
+    pub name: String,
+    pub title: String,
+    pub kind: String,
+}
+
+/// `GET /collections/{id}/queryables`
+#[derive(Debug, Template)]
+#[template(path = "queryables.html")]
+pub struct Queryables {
+    pub page: Page,
+    pub rows: Vec<Queryable>,
+    pub json_href: String,
+}
+
+/// A shape of the small map of an items page, in Web Mercator with y pointing down.
+#[derive(Debug)]
+pub enum Shape {
+    /// A point.
+    Point { x: f64, y: f64 },
+    /// SVG path data of a line or polygon (PostGIS `ST_AsSVG`: only numbers and commands).
+    Path { d: String },
+}
+
+/// The small map of an items or item page (`feature_map.html`).
+#[derive(Debug)]
+pub struct FeatureMap {
+    /// What the map shows, for screen readers.
+    pub label: String,
+    /// `min-x min-y width height`.
+    pub view_box: String,
+    /// Height in pixels at a width of 640.
+    pub height: f64,
+    pub shapes: Vec<Shape>,
+}
+
+/// A feature in the table of an items page.
+#[derive(Debug)]
+pub struct ItemRow {
+    pub id: String,
+    pub href: String,
+    pub values: Vec<String>,
+}
+
+/// `GET /collections/{id}/items?f=html`
+#[derive(Debug, Template)]
+#[template(path = "items.html")]
+pub struct Items {
+    pub page: Page,
+    pub returned: usize,
+    pub matched: Option<i64>,
+    pub license: String,
+    pub attribution: String,
+    pub map: Option<FeatureMap>,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
+    /// The titles of the columns.
+    pub columns: Vec<String>,
+    pub rows: Vec<ItemRow>,
+    pub json_href: String,
+    pub csv_href: String,
+}
+
+/// A property of a feature.
+#[derive(Debug)]
+pub struct Property {
+    pub label: String,
+    pub value: String,
+}
+
+/// `GET /collections/{id}/items/{featureId}?f=html`
+#[derive(Debug, Template)]
+#[template(path = "item.html")]
+pub struct Item {
+    pub page: Page,
+    pub rows: Vec<Property>,
+    pub map: Option<FeatureMap>,
+    pub json_href: String,
+    pub license: String,
+    pub attribution: String,
+}
+
+/// A parameter of an operation on the API page.
+#[derive(Debug)]
+pub struct Parameter {
+    pub name: String,
+    pub schema: String,
+    pub description: String,
+}
+
+/// An operation on the API page.
+#[derive(Debug)]
+pub struct Operation {
+    pub path: String,
+    pub summary: String,
+    pub parameters: Vec<Parameter>,
+}
+
+/// `GET /api?f=html`
+#[derive(Debug, Template)]
+#[template(path = "api.html")]
+pub struct Api {
+    pub page: Page,
+    pub operations: Vec<Operation>,
+}
+
+/// A document of a development plan.
+#[derive(Debug)]
+pub struct PlanDocument {
+    pub file: String,
+    pub href: String,
+    pub kind: String,
+    pub name: String,
+    pub media_type: String,
+    pub bytes: i64,
+    /// The size for people ("1,2 MB").
+    pub size: String,
+    /// The world file of a scan.
+    pub georef: Option<String>,
+}
+
+/// `GET /plans/{plan}/dokumente?f=html`
+#[derive(Debug, Template)]
+#[template(path = "plan_documents.html")]
+pub struct PlanDocuments {
+    pub page: Page,
+    pub documents: Vec<PlanDocument>,
+    pub json_href: String,
+}
+
+/// Shapes from the `ST_AsSVG` output of one feature: circles for points (`cx="…" cy="…"`, a
+/// multipoint gives several), a path for anything else.
 #[must_use]
-pub fn link_list(links: &[(String, String, String)]) -> String {
-    let items: String = links
-        .iter()
-        .map(|(label, href, media)| {
-            format!(
-                "<li><a href=\"{}\">{}</a> <code>{}</code></li>",
-                escape_html(href),
-                escape_html(label),
-                escape_html(media)
-            )
+pub fn shapes_of_svg(svg: &str) -> Vec<Shape> {
+    if !svg.starts_with("cx=") {
+        return vec![Shape::Path { d: svg.to_owned() }];
+    }
+    let number = |text: &str, attr: &str| -> Option<f64> {
+        let rest = text.split(attr).nth(1)?;
+        rest.split('"').next()?.parse().ok()
+    };
+    svg.split(',')
+        .filter_map(|point| {
+            Some(Shape::Point {
+                x: number(point, "cx=\"")?,
+                y: number(point, "cy=\"")?,
+            })
         })
-        .collect();
-    format!("<ul class=\"links\">{items}</ul>")
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn svg_of_points_and_shapes() {
+        let points = shapes_of_svg("cx=\"1.5\" cy=\"-2\",cx=\"3\" cy=\"-4\"");
+        assert_eq!(points.len(), 2);
+        assert!(matches!(
+            points[1],
+            Shape::Point { x, y } if (x - 3.0).abs() < 1e-9 && (y + 4.0).abs() < 1e-9
+        ));
+        assert!(matches!(
+            &shapes_of_svg("M 1 -2 L 3 -4 Z")[0],
+            Shape::Path { d } if d == "M 1 -2 L 3 -4 Z"
+        ));
+    }
 }

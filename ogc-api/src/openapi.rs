@@ -5,11 +5,10 @@
 //! data, CKAN — come from their crates (`more`); plan documents, POST items and the
 //! operational endpoints are described here.
 
-use std::fmt::Write as _;
-
+use axum::response::Response;
 use serde_json::{Value, json};
-use stadtkarte_core::Config;
-use stadtkarte_core::problem::escape_html;
+use stadtkarte_core::page::{self, PageContext};
+use stadtkarte_core::{Config, Problem};
 
 use crate::html;
 use stadtkarte_core::crs;
@@ -62,6 +61,10 @@ fn type_schema(kind: PropType) -> Value {
     }
 }
 
+fn lang_param() -> Value {
+    json!({"$ref": "#/components/parameters/lang"})
+}
+
 /// The document.
 #[must_use]
 pub fn document(
@@ -78,21 +81,21 @@ pub fn document(
     ];
     paths.insert("/".into(), json!({"get": {
         "operationId": "getLandingPage", "summary": "Startseite", "tags": ["Allgemein"],
-        "parameters": [f_param(&["json", "html"])],
+        "parameters": [f_param(&["json", "html"]), lang_param()],
         "responses": with_errors(ok("Startseite mit Links zu API, Konformität und Daten", &json_or_html))}}));
     paths.insert("/conformance".into(), json!({"get": {
         "operationId": "getConformance", "summary": "Erfüllte Konformitätsklassen", "tags": ["Allgemein"],
-        "parameters": [f_param(&["json", "html"])],
+        "parameters": [f_param(&["json", "html"]), lang_param()],
         "responses": with_errors(ok("Liste der Konformitätsklassen", &json_or_html))}}));
     paths.insert("/api".into(), json!({"get": {
         "operationId": "getApiDefinition", "summary": "Diese API-Beschreibung", "tags": ["Allgemein"],
-        "parameters": [f_param(&["json", "html"])],
+        "parameters": [f_param(&["json", "html"]), lang_param()],
         "responses": with_errors(ok("OpenAPI 3.0", &[("application/vnd.oai.openapi+json;version=3.0", json!({"type": "object"})), ("text/html", json!({"type": "string"}))]))}}));
     paths.insert(
         "/collections".into(),
         json!({"get": {
         "operationId": "getCollections", "summary": "Alle Datensammlungen", "tags": ["Daten"],
-        "parameters": [f_param(&["json", "html"])],
+        "parameters": [f_param(&["json", "html"]), lang_param()],
         "responses": with_errors(ok("Die Sammlungen", &json_or_html))}}),
     );
     let features_content = [
@@ -116,7 +119,7 @@ pub fn document(
     let plan = json!({"name": "plan", "in": "path", "required": true, "description": "Id (gml:id) oder Nummer des Bebauungsplans", "schema": {"type": "string"}});
     paths.insert("/plans/{plan}/dokumente".into(), json!({"get": {
         "operationId": "getPlanDocuments", "summary": "Unterlagen eines Bebauungsplans", "tags": ["Bebauungspläne"],
-        "parameters": [plan],
+        "parameters": [plan, f_param(&["json", "html"]), lang_param()],
         "responses": with_errors(ok("Liste der Unterlagen", &json_or_html))}}));
     paths.insert("/plans/{plan}/dokumente/{file}".into(), json!({"get": {
         "operationId": "getPlanDocument", "summary": "Eine Unterlage (PDF, Scan, …)", "tags": ["Bebauungspläne"],
@@ -131,11 +134,11 @@ pub fn document(
         let op = id.replace('-', "_");
         paths.insert(format!("/collections/{id}"), json!({"get": {
             "operationId": format!("describeCollection_{op}"), "summary": format!("Sammlung „{}“", c.title), "tags": [c.title],
-            "parameters": [f_param(&["json", "html"])],
+            "parameters": [f_param(&["json", "html"]), lang_param()],
             "responses": with_errors(ok("Beschreibung der Sammlung", &json_or_html))}}));
         paths.insert(format!("/collections/{id}/queryables"), json!({"get": {
             "operationId": format!("getQueryables_{op}"), "summary": "Abfragbare Eigenschaften (JSON Schema)", "tags": [c.title],
-            "parameters": [f_param(&["json", "html"])],
+            "parameters": [f_param(&["json", "html"]), lang_param()],
             "responses": with_errors(ok("JSON Schema der abfragbaren Eigenschaften", &[("application/schema+json", json!({"type": "object"})), ("text/html", json!({"type": "string"}))]))}}));
         let mut params = vec![
             json!({"$ref": "#/components/parameters/limit"}),
@@ -150,6 +153,7 @@ pub fn document(
             json!({"$ref": "#/components/parameters/filter-crs"}),
             json!({"$ref": "#/components/parameters/cursor"}),
             f_param(&["json", "html", "csv"]),
+            lang_param(),
         ];
         let mut queryable_names = vec![(c.id_column.clone(), schema.id_kind)];
         queryable_names.extend(
@@ -159,6 +163,8 @@ pub fn document(
                 .filter(|p| p.kind != PropType::Other)
                 .map(|p| (p.name.clone(), p.kind)),
         );
+        // A queryable named like a standard parameter is filtered with CQL2 only.
+        queryable_names.retain(|(name, _)| !crate::params::STANDARD.contains(&name.as_str()));
         for (name, kind) in queryable_names {
             params.push(json!({"name": name, "in": "query", "required": false, "style": "form", "explode": false,
                 "description": format!("Nur Objekte, deren {name} gleich diesem Wert ist."), "schema": type_schema(kind)}));
@@ -182,6 +188,7 @@ pub fn document(
                 {"name": "featureId", "in": "path", "required": true, "schema": {"type": "string"}},
                 {"$ref": "#/components/parameters/crs"},
                 f_param(&["json", "html"]),
+                lang_param(),
             ],
             "responses": with_errors(ok("Das Objekt", &[("application/geo+json", json!({"$ref": "#/components/schemas/Feature"})), ("text/html", json!({"type": "string"}))]))}}));
     }
@@ -221,6 +228,9 @@ pub fn document(
                 "filter-lang": {"name": "filter-lang", "in": "query", "required": false, "style": "form", "explode": false,
                     "schema": {"type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text"}},
                 "filter-crs": crs_param("filter-crs", "Koordinatenreferenzsystem der Geometrien im Filter."),
+                "lang": {"name": "lang", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "Sprache der HTML-Seite (sonst Cookie lang, dann Accept-Language, dann Deutsch).",
+                    "schema": {"type": "string", "enum": ["de", "en"]}},
                 "cursor": {"name": "cursor", "in": "query", "required": false, "style": "form", "explode": false,
                     "description": "Position in der Ergebnismenge; steht in den Links rel=next und rel=prev.",
                     "schema": {"type": "string"}},
@@ -255,41 +265,42 @@ pub fn document(
 }
 
 /// A readable page of the document: every path with its parameters.
-#[must_use]
-pub fn html(doc: &Value) -> String {
-    let mut body =
-        String::from("<p>Maschinenlesbar: <a href=\"/api?f=json\">OpenAPI 3.0 (JSON)</a>.</p>");
+pub fn html(config: &Config, cx: &PageContext, doc: &Value) -> Result<Response, Problem> {
     let params = &doc["components"]["parameters"];
-    if let Some(paths) = doc["paths"].as_object() {
-        for (path, item) in paths {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let operations = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(path, item)| {
             let op = &item["get"];
-            let _ = write!(
-                body,
-                "<h2><code>GET {}</code></h2><p>{}</p>",
-                escape_html(path),
-                escape_html(op["summary"].as_str().unwrap_or_default())
-            );
-            let mut rows = String::new();
-            for p in op["parameters"].as_array().into_iter().flatten() {
-                let p = p["$ref"]
-                    .as_str()
-                    .and_then(|r| r.rsplit('/').next())
-                    .map_or(p, |n| &params[n]);
-                let _ = write!(
-                    rows,
-                    "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
-                    escape_html(p["name"].as_str().unwrap_or_default()),
-                    escape_html(&p["schema"].to_string()),
-                    escape_html(p["description"].as_str().unwrap_or_default())
-                );
+            let parameters = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    let p = p["$ref"]
+                        .as_str()
+                        .and_then(|r| r.rsplit('/').next())
+                        .map_or(p, |n| &params[n]);
+                    html::Parameter {
+                        name: text(&p["name"]),
+                        schema: p["schema"].to_string(),
+                        description: text(&p["description"]),
+                    }
+                })
+                .collect();
+            html::Operation {
+                path: path.clone(),
+                summary: text(&op["summary"]),
+                parameters,
             }
-            if !rows.is_empty() {
-                let _ = write!(
-                    body,
-                    "<table><thead><tr><th scope=\"col\">Parameter</th><th scope=\"col\">Schema</th><th scope=\"col\">Bedeutung</th></tr></thead><tbody>{rows}</tbody></table>"
-                );
-            }
-        }
-    }
-    html::page("API-Dokumentation", &[("Start", "/")], &body)
+        })
+        .collect();
+    page::html(&html::Api {
+        page: cx
+            .page(config, cx.lang.tr("ogc.api.title"))
+            .crumb(cx.lang.tr("ogc.crumb_start"), "/"),
+        operations,
+    })
 }

@@ -9,7 +9,7 @@ use stadtkarte_core::cql2::{self, Expr};
 use stadtkarte_core::crs::{CRS84, Crs};
 use stadtkarte_core::schema::{CollectionSchema, GEOMETRY, PropType};
 
-/// Parameters that are not queryables.
+/// Parameters that are not queryables (`lang` chooses the language of the HTML page).
 pub const STANDARD: &[&str] = &[
     "f",
     "limit",
@@ -23,6 +23,7 @@ pub const STANDARD: &[&str] = &[
     "filter-lang",
     "filter-crs",
     "cursor",
+    "lang",
 ];
 
 /// A bounding box in a CRS's own axis order, already split at the antimeridian.
@@ -203,7 +204,7 @@ pub fn parse(
     }
     let canonical = query
         .iter()
-        .filter(|(k, _)| k != "cursor" && k != "f")
+        .filter(|(k, _)| k != "cursor" && k != "f" && k != "lang")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Ok(ItemsRequest {

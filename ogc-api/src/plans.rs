@@ -1,15 +1,21 @@
 //! The files that came with a development plan (plan PDF, georeferenced scan and its world
-//! file), served as they were imported: `/plans/{plan}/dokumente` lists them,
-//! `/plans/{plan}/dokumente/{file}` returns one.
+//! file), served as they were imported: `/plans/{plan}/dokumente` lists them (JSON, or a page
+//! for browsers), `/plans/{plan}/dokumente/{file}` returns one.
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use stadtkarte_core::db::DbError;
+use stadtkarte_core::i18n;
+use stadtkarte_core::negotiate::{Offer, negotiate};
+use stadtkarte_core::page::{self, PageContext};
 use stadtkarte_core::{AppState, Problem};
+
+use crate::api::FormatOnly;
+use crate::html;
 
 /// The routes.
 pub fn router(state: AppState) -> Router {
@@ -22,8 +28,11 @@ pub fn router(state: AppState) -> Router {
 async fn list(
     State(state): State<AppState>,
     Path(plan): Path<String>,
+    Query(q): Query<FormatOnly>,
+    cx: PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
+    let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
     let client = state.pool.get().await.map_err(DbError::from)?;
     let exists = client
         .query_opt(
@@ -45,6 +54,36 @@ async fn list(
         .await
         .map_err(DbError::query("listing plan documents"))?;
     let base = stadtkarte_core::http::base_url(&state.config, &headers);
+    if format == Offer::HTML {
+        let documents = rows
+            .iter()
+            .map(|r| {
+                let file: String = r.get(0);
+                let bytes = i64::from(r.get::<_, i32>(5));
+                html::PlanDocument {
+                    href: format!("{base}/plans/{plan}/dokumente/{file}"),
+                    georef: r
+                        .get::<_, Option<String>>(6)
+                        .map(|g| format!("{base}/plans/{plan}/dokumente/{g}")),
+                    kind: r.get(1),
+                    name: r.get::<_, Option<String>>(2).unwrap_or_default(),
+                    media_type: r.get(4),
+                    size: human_size(bytes, &cx),
+                    bytes,
+                    file,
+                }
+            })
+            .collect();
+        let title = i18n::fill(cx.lang, "plans.title", &[&name]);
+        return page::html(&html::PlanDocuments {
+            page: cx
+                .page(&state.config, title)
+                .crumb(cx.lang.tr("ogc.crumb_start"), "/")
+                .crumb(cx.lang.tr("layout.nav_map"), "/map"),
+            documents,
+            json_href: format!("{base}/plans/{plan}/dokumente?f=json"),
+        });
+    }
     let documents: Vec<_> = rows
         .iter()
         .map(|r| {
@@ -63,6 +102,24 @@ async fn list(
         })
         .collect();
     Ok(axum::Json(json!({"plan": plan, "name": name, "dokumente": documents})).into_response())
+}
+
+/// A size for people: "1,2 MB" in German, "1.2 MB" in English (decimal units).
+fn human_size(bytes: i64, cx: &PageContext) -> String {
+    // Documents are far below 2^53 bytes.
+    #[allow(clippy::cast_precision_loss)]
+    let value = bytes as f64;
+    let decimal = |v: f64| match cx.lang {
+        i18n::Lang::De => format!("{v:.1}").replace('.', ","),
+        i18n::Lang::En => format!("{v:.1}"),
+    };
+    if bytes < 1000 {
+        format!("{bytes} B")
+    } else if bytes < 1_000_000 {
+        format!("{} kB", decimal(value / 1e3))
+    } else {
+        format!("{} MB", decimal(value / 1e6))
+    }
 }
 
 async fn document(

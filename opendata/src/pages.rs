@@ -2,19 +2,20 @@
 //! with search and filters by theme, format, licence and update date) and `/opendata/{id}`
 //! (metadata, licence with the attribution text to copy, every download with its size, the API
 //! links with examples for curl, Python and JavaScript, a preview map and the change history).
-//! German, or English with `?lang=en`. Plain HTML without scripts.
+//! German or English (`?lang=en`, the language cookie or `Accept-Language`), in the base layout
+//! of every page (`templates/list.html`, `templates/dataset.html`). No scripts.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
-use stadtkarte_core::problem::escape_html as e;
+use stadtkarte_core::i18n::{self, Lang};
+use stadtkarte_core::page::{self, Page, PageContext};
 use stadtkarte_core::{AppState, Problem};
 
 use crate::formats;
@@ -36,53 +37,24 @@ struct Filters {
     format: Option<String>,
     lizenz: Option<String>,
     seit: Option<String>,
-    lang: Option<String>,
     page: Option<usize>,
     profile: Option<String>,
 }
 
-fn english(f: &Filters) -> bool {
-    f.lang.as_deref() == Some("en")
+/// The name of an EU data theme (`TRAN`) in `lang`; the code itself when it has none.
+fn theme_name(code: &str, lang: Lang) -> String {
+    i18n::tr_opt(lang, &format!("opendata.themes.{code}"))
+        .map_or_else(|| code.to_owned(), str::to_owned)
 }
 
-fn t<'a>(en: bool, de: &'a str, english: &'a str) -> &'a str {
-    if en { english } else { de }
-}
-
-fn theme_name(code: &str, en: bool) -> &'static str {
-    match (code, en) {
-        ("AGRI", false) => "Landwirtschaft",
-        ("AGRI", true) => "Agriculture",
-        ("ECON", false) => "Wirtschaft und Finanzen",
-        ("ECON", true) => "Economy and finance",
-        ("EDUC", false) => "Bildung, Kultur und Sport",
-        ("EDUC", true) => "Education, culture and sport",
-        ("ENER", false) => "Energie",
-        ("ENER", true) => "Energy",
-        ("ENVI", false) => "Umwelt",
-        ("ENVI", true) => "Environment",
-        ("GOVE", false) => "Regierung und öffentlicher Sektor",
-        ("GOVE", true) => "Government and public sector",
-        ("HEAL", false) => "Gesundheit",
-        ("HEAL", true) => "Health",
-        ("INTR", false) => "Internationale Themen",
-        ("INTR", true) => "International issues",
-        ("JUST", false) => "Justiz und öffentliche Sicherheit",
-        ("JUST", true) => "Justice and public safety",
-        ("REGI", false) => "Regionen und Städte",
-        ("REGI", true) => "Regions and cities",
-        ("SOCI", false) => "Bevölkerung und Gesellschaft",
-        ("SOCI", true) => "Population and society",
-        ("TECH", false) => "Wissenschaft und Technologie",
-        ("TECH", true) => "Science and technology",
-        ("TRAN", false) => "Verkehr",
-        ("TRAN", true) => "Transport",
-        _ => "",
-    }
+/// An EU update frequency (`ANNUAL`) in words of `lang`; the code itself when it has none.
+fn frequency_name(code: &str, lang: Lang) -> String {
+    i18n::tr_opt(lang, &format!("opendata.frequencies.{code}"))
+        .map_or_else(|| code.to_owned(), str::to_owned)
 }
 
 /// A file size for people: "12,3 MB" (German) or "12.3 MB" (English), decimal units.
-fn human_size(bytes: u64, en: bool) -> String {
+fn human_size(bytes: u64, lang: Lang) -> String {
     const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
     if bytes < 1000 {
         return format!("{bytes} B");
@@ -95,16 +67,31 @@ fn human_size(bytes: u64, en: bool) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    let text = format!("{value:.1} {}", UNITS[unit]);
-    if en { text } else { text.replace('.', ",") }
+    format!("{} {}", decimal(value, 1, lang), UNITS[unit])
+}
+
+/// A decimal number for people, with a comma in German.
+fn decimal(value: f64, digits: usize, lang: Lang) -> String {
+    let text = format!("{value:.digits$}");
+    match lang {
+        Lang::De => text.replace('.', ","),
+        Lang::En => text,
+    }
+}
+
+/// `?lang=en` on links between the open-data pages when the page is English, so the choice
+/// holds even without the language cookie.
+fn lang_suffix(lang: Lang) -> &'static str {
+    match lang {
+        Lang::De => "",
+        Lang::En => "?lang=en",
+    }
 }
 
 /// The citizens' map, embedded with this dataset's layers (or its aerial image as background)
-/// over the dataset's extent; a link opens it large.
-fn preview_map(body: &mut String, d: &registry::Dataset, min_zoom: f64, en: bool) {
-    let Some(b) = d.extent_crs84 else {
-        return;
-    };
+/// over the dataset's extent.
+fn preview_map(d: &Dataset, min_zoom: f64, lang: Lang) -> Option<String> {
+    let b = d.extent_crs84?;
     let (lon, lat) = (f64::midpoint(b[0], b[2]), f64::midpoint(b[1], b[3]));
     // The zoom level at which the extent fills a map about 700 pixels wide.
     let span = (b[2] - b[0]).max((b[3] - b[1]) * 1.6).max(1e-6);
@@ -117,58 +104,134 @@ fn preview_map(body: &mut String, d: &registry::Dataset, min_zoom: f64, en: bool
     } else {
         d.collections.join(",")
     };
-    let lang = if en { "&amp;lang=en" } else { "" };
-    let href = format!(
-        "/map#karte={zoom:.2}/{lat:.5}/{lon:.5}&amp;grund={}&amp;ebenen={}{lang}",
-        e(base),
-        e(&layers)
-    );
-    let _ = write!(
-        body,
-        "<h2>{}</h2><iframe src=\"{href}\" title=\"{}\" loading=\"lazy\" \
-         style=\"width:100%;height:24rem;border:1px solid #bbb;border-radius:6px\"></iframe>\
-         <p><a href=\"{href}\">{}</a></p>",
-        t(en, "Kartenvorschau", "Map preview"),
-        e(&format!(
-            "{}: {}",
-            t(en, "Kartenvorschau", "Map preview"),
-            d.title
-        )),
-        t(en, "Karte groß öffnen", "Open the map full size"),
-    );
-}
-
-/// A decimal number for people, with a comma in German.
-fn decimal(value: f64, digits: usize, en: bool) -> String {
-    let text = format!("{value:.digits$}");
-    if en { text } else { text.replace('.', ",") }
-}
-
-fn page(title: &str, en: bool, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} – Stadtkarte</title>\
-         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#1a1a1a}}\
-         a{{color:#0b4f8a}}a:focus,input:focus,select:focus,button:focus{{outline:3px solid #e07b00}}\
-         .card{{border:1px solid #bbb;border-radius:6px;padding:.5rem 1rem;margin:.75rem 0}}\
-         table{{border-collapse:collapse}}th,td{{border:1px solid #bbb;padding:.25rem .5rem;text-align:left;vertical-align:top}}\
-         pre,code{{background:#f3f3f3}}pre{{padding:.5rem;overflow-x:auto}}label{{margin-right:.5rem}}</style></head>\
-         <body><nav aria-label=\"{nav}\"><a href=\"/\">Start</a> › <a href=\"/opendata{suffix}\">Open Data</a> · \
-         <a href=\"?lang={other}\" lang=\"{other}\">{switch}</a></nav><main><h1>{title}</h1>{body}</main></body></html>\n",
-        lang = if en { "en" } else { "de" },
-        nav = t(en, "Pfad", "Breadcrumb"),
-        suffix = if en { "?lang=en" } else { "" },
-        other = if en { "de" } else { "en" },
-        switch = t(en, "English", "Deutsch"),
-        title = e(title),
+    let lang = match lang {
+        Lang::De => "",
+        Lang::En => "&lang=en",
+    };
+    Some(format!(
+        "/map#karte={zoom:.2}/{lat:.5}/{lon:.5}&grund={base}&ebenen={layers}{lang}"
     ))
+}
+
+/// A choice of a filter of the list.
+#[derive(Debug)]
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+impl Choice {
+    /// The choices of a filter: "all" first, then `options`; the one equal to `current` is
+    /// selected.
+    fn list(
+        all: &str,
+        options: impl Iterator<Item = (String, String)>,
+        current: Option<&str>,
+    ) -> Vec<Self> {
+        let mut out = vec![Self {
+            value: String::new(),
+            label: all.to_owned(),
+            selected: false,
+        }];
+        out.extend(options.map(|(value, label)| Self {
+            selected: current == Some(value.as_str()),
+            value,
+            label,
+        }));
+        out
+    }
+}
+
+/// A dataset on the list.
+#[derive(Debug)]
+struct Card {
+    href: String,
+    title: String,
+    description: String,
+    themes: String,
+    formats: String,
+    licence: String,
+    modified: String,
+    amount: String,
+}
+
+/// `GET /opendata`
+#[derive(Debug, Template)]
+#[template(path = "list.html")]
+struct ListPage {
+    page: Page,
+    q: String,
+    since: String,
+    themes: Vec<Choice>,
+    formats: Vec<Choice>,
+    licences: Vec<Choice>,
+    cards: Vec<Card>,
+}
+
+/// A download on a dataset page.
+#[derive(Debug)]
+struct Download {
+    href: String,
+    file: String,
+    format: String,
+    bytes: Option<u64>,
+    size: String,
+}
+
+/// An aerial-image epoch of a dataset, with its tile APIs.
+#[derive(Debug)]
+struct EpochApis {
+    id: String,
+    title: String,
+}
+
+/// A line of a dataset's change history.
+#[derive(Debug)]
+struct Change {
+    at: String,
+    action: String,
+    subject: String,
+    amount: String,
+}
+
+/// `GET /opendata/{id}`
+#[derive(Debug, Template)]
+#[template(path = "dataset.html")]
+struct DatasetPage {
+    page: Page,
+    title: String,
+    description: String,
+    base: String,
+    facts: Vec<(&'static str, String)>,
+    licence: String,
+    licence_url: String,
+    credit: String,
+    downloads: Vec<Download>,
+    has_imagery_files: bool,
+    preview: Option<String>,
+    collection: Option<String>,
+    epochs: Vec<EpochApis>,
+    history: Vec<Change>,
+}
+
+/// The title and description of a dataset in `lang` (German where there is no English).
+fn texts(d: &Dataset, lang: Lang) -> (&str, &str) {
+    match lang {
+        Lang::De => (&d.title, &d.description),
+        Lang::En => (
+            d.title_en.as_deref().unwrap_or(&d.title),
+            d.description_en.as_deref().unwrap_or(&d.description),
+        ),
+    }
 }
 
 async fn list(
     State(state): State<AppState>,
     Query(f): Query<Filters>,
+    cx: PageContext,
 ) -> Result<Response, Problem> {
-    let en = english(&f);
+    let lang = cx.lang;
     let client = state.pool.get().await.map_err(DbError::from)?;
     let all = registry::list(&**client).await?;
     let q = f.q.clone().unwrap_or_default().to_lowercase();
@@ -208,148 +271,83 @@ async fn list(
         .collect();
     themes.sort_unstable();
     themes.dedup();
-    let mut options = format!(
-        "<option value=\"\">{}</option>",
-        t(en, "alle Themen", "all themes")
-    );
-    for th in themes {
-        let selected = if f.thema.as_deref() == Some(th) {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(
-            options,
-            "<option value=\"{th}\"{selected}>{}</option>",
-            theme_name(th, en)
-        );
-    }
-    let mut format_options = format!(
-        "<option value=\"\">{}</option>",
-        t(en, "alle Formate", "all formats")
-    );
-    for fm in formats::ALL {
-        let selected = if f.format.as_deref() == Some(fm.ext) {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(
-            format_options,
-            "<option value=\"{}\"{selected}>{}</option>",
-            fm.ext,
-            e(fm.label)
-        );
-    }
-    let mut licences = format!(
-        "<option value=\"\">{}</option>",
-        t(en, "alle Lizenzen", "all licences")
-    );
-    for (id, name) in registry::LICENSES {
-        let selected = if f.lizenz.as_deref() == Some(*id) {
-            " selected"
-        } else {
-            ""
-        };
-        let _ = write!(
-            licences,
-            "<option value=\"{id}\"{selected}>{}</option>",
-            e(name)
-        );
-    }
-    let mut body = format!(
-        "<p>{}</p><form method=\"get\" action=\"/opendata\" role=\"search\">\
-         <label>{} <input type=\"search\" name=\"q\" value=\"{}\"></label>\
-         <label>{} <select name=\"thema\">{options}</select></label>\
-         <label>{} <select name=\"format\">{format_options}</select></label>\
-         <label>{} <select name=\"lizenz\">{licences}</select></label>\
-         <label>{} <input type=\"date\" name=\"seit\" value=\"{}\"></label>\
-         <input type=\"hidden\" name=\"lang\" value=\"{}\"><button type=\"submit\">{}</button></form>\
-         <p role=\"status\">{} {}</p>",
-        t(
-            en,
-            "Alle Datensätze der Stadt zum Herunterladen und für eigene Anwendungen.",
-            "Every dataset of the city, to download and to build on."
+    let t = |key| lang.tr(key);
+    let cards = found
+        .iter()
+        .map(|d| {
+            let (title, description) = texts(d, lang);
+            let mut amount = Vec::new();
+            if !d.collections.is_empty() {
+                amount.push(i18n::fill(
+                    lang,
+                    "opendata.list.features",
+                    &[&d.feature_count],
+                ));
+            }
+            if !d.imagery.is_empty() {
+                amount.push(i18n::fill(
+                    lang,
+                    "opendata.list.epochs",
+                    &[&d.imagery.len()],
+                ));
+            }
+            Card {
+                href: format!("/opendata/{}{}", d.id, lang_suffix(lang)),
+                title: title.to_owned(),
+                description: description.to_owned(),
+                themes: d
+                    .themes
+                    .iter()
+                    .map(|th| theme_name(th, lang))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                formats: formats::of_dataset(d)
+                    .iter()
+                    .map(|fm| fm.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                licence: registry::license_name(&d.license).to_owned(),
+                modified: d.modified.get(..10).unwrap_or(&d.modified).to_owned(),
+                amount: amount.join(", "),
+            }
+        })
+        .collect();
+    page::html(&ListPage {
+        page: cx
+            .page(&state.config, t("opendata.list.title"))
+            .crumb(t("opendata.crumb_start"), "/"),
+        q: f.q.clone().unwrap_or_default(),
+        since: f.seit.clone().unwrap_or_default(),
+        themes: Choice::list(
+            t("opendata.list.all_themes"),
+            themes
+                .iter()
+                .map(|th| ((*th).to_owned(), theme_name(th, lang))),
+            f.thema.as_deref(),
         ),
-        t(en, "Suche", "Search"),
-        e(&f.q.clone().unwrap_or_default()),
-        t(en, "Thema", "Theme"),
-        t(en, "Format", "Format"),
-        t(en, "Lizenz", "Licence"),
-        t(en, "geändert seit", "changed since"),
-        e(&f.seit.clone().unwrap_or_default()),
-        if en { "en" } else { "de" },
-        t(en, "Suchen", "Search"),
-        found.len(),
-        t(en, "Datensätze", "datasets"),
-    );
-    for d in found {
-        let title = if en {
-            d.title_en.as_deref().unwrap_or(&d.title)
-        } else {
-            &d.title
-        };
-        let description = if en {
-            d.description_en.as_deref().unwrap_or(&d.description)
-        } else {
-            &d.description
-        };
-        let themes: Vec<&str> = d.themes.iter().map(|th| theme_name(th, en)).collect();
-        let formats: Vec<&str> = formats::of_dataset(d).iter().map(|fm| fm.name).collect();
-        let mut amount = Vec::new();
-        if !d.collections.is_empty() {
-            amount.push(format!(
-                "{} {}",
-                d.feature_count,
-                t(en, "Objekte", "features")
-            ));
-        }
-        if !d.imagery.is_empty() {
-            amount.push(format!(
-                "{} {}",
-                d.imagery.len(),
-                t(en, "Luftbild-Jahrgänge", "aerial-image epochs")
-            ));
-        }
-        let _ = write!(
-            body,
-            "<section class=\"card\"><h2><a href=\"/opendata/{id}{suffix}\">{}</a></h2><p>{}</p>\
-             <p>{}: {} · {}: {} · {}: {} · {}: {} · {}</p></section>",
-            e(title),
-            e(description),
-            t(en, "Themen", "Themes"),
-            e(&themes.join(", ")),
-            t(en, "Formate", "Formats"),
-            e(&formats.join(", ")),
-            t(en, "Lizenz", "Licence"),
-            e(registry::license_name(&d.license)),
-            t(en, "geändert", "changed"),
-            e(d.modified.get(..10).unwrap_or(&d.modified)),
-            e(&amount.join(", ")),
-            id = e(&d.id),
-            suffix = if en { "?lang=en" } else { "" },
-        );
-    }
-    let _ = write!(
-        body,
-        "<h2>{}</h2><p>{}</p><ul><li><a href=\"/opendata/alle.gpkg.zip\" download>GeoPackage</a></li>\
-         <li><a href=\"/opendata/alle.shp.zip\" download>Shapefile</a></li>\
-         <li><a href=\"/opendata/alle.fgb.zip\" download>FlatGeobuf</a></li>\
-         <li><a href=\"/opendata/alle.kml.zip\" download>KML</a></li></ul>",
-        t(en, "Alle Datensätze auf einmal", "Every dataset at once"),
-        t(
-            en,
-            "Eine ZIP-Datei je Format, mit einer LIESMICH.txt zu Lizenzen und Quellenangaben.",
-            "One ZIP file per format, with a LIESMICH.txt (readme) on licences and attribution."
+        formats: Choice::list(
+            t("opendata.list.all_formats"),
+            formats::ALL
+                .iter()
+                .map(|fm| (fm.ext.to_owned(), fm.label.to_owned())),
+            f.format.as_deref(),
         ),
-    );
-    Ok(page(t(en, "Offene Daten", "Open data"), en, &body).into_response())
+        licences: Choice::list(
+            t("opendata.list.all_licences"),
+            registry::LICENSES
+                .iter()
+                .map(|(id, name)| ((*id).to_owned(), (*name).to_owned())),
+            f.lizenz.as_deref(),
+        ),
+        cards,
+    })
 }
 
 async fn one(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(f): Query<Filters>,
+    cx: PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     if name.starts_with("alle.") {
@@ -367,7 +365,7 @@ async fn one(
         )
         .await;
     }
-    let en = english(&f);
+    let lang = cx.lang;
     let client = state.pool.get().await.map_err(DbError::from)?;
     let d = registry::get(&**client, &name)
         .await?
@@ -384,96 +382,6 @@ async fn one(
         )
         .await
         .map_err(DbError::query("reading the change history"))?;
-    let title = if en {
-        d.title_en.as_deref().unwrap_or(&d.title)
-    } else {
-        &d.title
-    };
-    let description = if en {
-        d.description_en.as_deref().unwrap_or(&d.description)
-    } else {
-        &d.description
-    };
-    let mut body = format!(
-        "<p>{}</p><h2>{}</h2><table><tbody>",
-        e(description),
-        t(en, "Beschreibung der Daten", "About the data")
-    );
-    let rows = [
-        (t(en, "Herausgeber", "Publisher"), d.publisher_name.clone()),
-        (
-            t(en, "Kontakt", "Contact"),
-            format!("{} <{}>", d.contact_name, d.contact_email),
-        ),
-        (
-            t(en, "Themen", "Themes"),
-            d.themes
-                .iter()
-                .map(|th| theme_name(th, en))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        (t(en, "Schlagworte", "Keywords"), d.keywords.join(", ")),
-        (
-            t(en, "Aktualisierung", "Update frequency"),
-            d.accrual_periodicity.clone(),
-        ),
-        (
-            t(en, "Zeitraum", "Period"),
-            format!(
-                "{} – {}",
-                d.temporal_start.clone().unwrap_or_default(),
-                d.temporal_end.clone().unwrap_or_default()
-            ),
-        ),
-        (
-            t(en, "Veröffentlicht", "Published"),
-            d.issued.get(..10).unwrap_or_default().to_owned(),
-        ),
-        (
-            t(en, "Zuletzt geändert", "Last changed"),
-            d.modified.get(..10).unwrap_or_default().to_owned(),
-        ),
-        (t(en, "Objekte", "Features"), d.feature_count.to_string()),
-        (
-            t(en, "Luftbild-Jahrgänge", "Aerial-image epochs"),
-            offers
-                .epochs(&d)
-                .iter()
-                .map(|ep| format!("{} ({})", ep.title, ep.year))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-    ];
-    for (k, v) in rows {
-        if v.is_empty() || (k == t(en, "Objekte", "Features") && d.collections.is_empty()) {
-            continue;
-        }
-        let _ = write!(
-            body,
-            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
-            e(k),
-            e(&v)
-        );
-    }
-    let _ = write!(
-        body,
-        "</tbody></table><h2>{}</h2><p><a href=\"{lic}\">{}</a></p><p>{}</p><pre tabindex=\"0\"><code>{}</code></pre>",
-        t(en, "Lizenz", "Licence"),
-        e(registry::license_name(&d.license)),
-        t(
-            en,
-            "Bitte nennen Sie die Quelle genau so:",
-            "Please credit the source exactly like this:"
-        ),
-        e(&format!(
-            "{}, {}",
-            d.attribution,
-            format_args!("{base}/opendata/{}", d.id)
-        )),
-        lic = e(&d.license),
-    );
-    downloads_table(&mut body, &d, &offers.of(&d), en);
     // The deepest minimum zoom of the dataset's layers: the preview must show them.
     let min_zoom: Option<i16> = client
         .query_one(
@@ -483,142 +391,130 @@ async fn one(
         .await
         .map_err(DbError::query("reading the zoom range"))?
         .get(0);
-    preview_map(&mut body, &d, min_zoom.map_or(0.0, f64::from), en);
-    if let Some(c) = d.collections.first() {
-        let _ = write!(
-            body,
-            "<h2>{}</h2><ul><li><a href=\"/collections/{c}/items?f=html\">OGC API Features</a> \
-             (<code>{base}/collections/{c}/items</code>)</li><li><a href=\"/tiles/{c}\">TileJSON</a> \
-             (<code>{base}/tiles/{c}/{{z}}/{{x}}/{{y}}</code>)</li></ul>\
-             <h3>curl</h3><pre tabindex=\"0\"><code>curl '{base}/collections/{c}/items?limit=10'</code></pre>\
-             <h3>Python</h3><pre tabindex=\"0\"><code>import requests\nfc = requests.get('{base}/collections/{c}/items', params={{'limit': 10}}).json()\n\
-             for feature in fc['features']:\n    print(feature['id'], feature['properties'])</code></pre>\
-             <h3>JavaScript</h3><pre tabindex=\"0\"><code>const fc = await (await fetch('{base}/collections/{c}/items?limit=10')).json();\n\
-             console.log(fc.features.length);</code></pre>\
-             <p><a href=\"/collections/{c}/items?f=html&amp;limit=100\">{}</a></p>",
-            t(en, "Schnittstellen", "APIs"),
-            t(en, "Vorschau mit Karte", "Preview with a map"),
-            c = e(c),
-            base = e(&base),
-        );
+    let (title, description) = texts(&d, lang);
+    let t = |key| lang.tr(key);
+    let epochs = offers.epochs(&d);
+    let mut facts = vec![
+        (t("opendata.dataset.publisher"), d.publisher_name.clone()),
+        (
+            t("opendata.dataset.contact"),
+            format!("{} <{}>", d.contact_name, d.contact_email),
+        ),
+        (
+            t("opendata.themes_label"),
+            d.themes
+                .iter()
+                .map(|th| theme_name(th, lang))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (t("opendata.dataset.keywords"), d.keywords.join(", ")),
+        (
+            t("opendata.dataset.frequency"),
+            frequency_name(&d.accrual_periodicity, lang),
+        ),
+        (
+            t("opendata.dataset.period"),
+            if d.temporal_start.is_none() && d.temporal_end.is_none() {
+                String::new()
+            } else {
+                format!(
+                    "{} – {}",
+                    d.temporal_start.clone().unwrap_or_default(),
+                    d.temporal_end.clone().unwrap_or_default()
+                )
+            },
+        ),
+        (
+            t("opendata.dataset.issued"),
+            d.issued.get(..10).unwrap_or_default().to_owned(),
+        ),
+        (
+            t("opendata.dataset.modified"),
+            d.modified.get(..10).unwrap_or_default().to_owned(),
+        ),
+    ];
+    if !d.collections.is_empty() {
+        facts.push((t("opendata.dataset.features"), d.feature_count.to_string()));
     }
-    for ep in offers.epochs(&d) {
-        imagery_apis(&mut body, &base, &ep.id, &ep.title, en);
-    }
-    let _ = write!(
-        body,
-        "<h2>{}</h2><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
-        t(en, "Änderungen", "Changes"),
-        t(en, "Zeitpunkt", "When"),
-        t(en, "Was", "What"),
-        t(en, "Objekte", "Features"),
-    );
-    for r in &history {
-        let _ = write!(
-            body,
-            "<tr><td>{}</td><td>{} ({})</td><td>{}</td></tr>",
-            e(r.get::<_, &str>(0)),
-            e(r.get::<_, &str>(1)),
-            e(r.get::<_, &str>(2)),
-            e(r.get::<_, &str>(3))
-        );
-    }
-    body.push_str("</tbody></table>");
-    Ok(page(title, en, &body).into_response())
+    facts.push((
+        t("opendata.dataset.epochs"),
+        epochs
+            .iter()
+            .map(|ep| format!("{} ({})", ep.title, ep.year))
+            .collect::<Vec<_>>()
+            .join(", "),
+    ));
+    facts.retain(|(_, v)| !v.is_empty());
+    let downloads: Vec<Download> = offers
+        .of(&d)
+        .iter()
+        .map(|o| download(&d, o, lang))
+        .collect();
+    let has_imagery_files = offers.of(&d).iter().any(|o| o.level.is_some());
+    page::html(&DatasetPage {
+        page: cx
+            .page(&state.config, title)
+            .crumb(t("opendata.crumb_start"), "/")
+            .crumb(
+                t("opendata.list.title"),
+                format!("/opendata{}", lang_suffix(lang)),
+            ),
+        title: title.to_owned(),
+        description: description.to_owned(),
+        facts,
+        licence: registry::license_name(&d.license).to_owned(),
+        licence_url: d.license.clone(),
+        credit: format!("{}, {base}/opendata/{}", d.attribution, d.id),
+        downloads,
+        has_imagery_files,
+        preview: preview_map(&d, min_zoom.map_or(0.0, f64::from), lang),
+        collection: d.collections.first().cloned(),
+        epochs: epochs
+            .iter()
+            .map(|ep| EpochApis {
+                id: ep.id.clone(),
+                title: ep.title.clone(),
+            })
+            .collect(),
+        history: history
+            .iter()
+            .map(|r| Change {
+                at: r.get::<_, &str>(0).to_owned(),
+                action: r.get::<_, &str>(1).to_owned(),
+                subject: r.get::<_, &str>(2).to_owned(),
+                amount: r.get::<_, &str>(3).to_owned(),
+            })
+            .collect(),
+        base,
+    })
 }
 
-/// The downloads as a table: file, format, size (or that it is being prepared).
-fn downloads_table(body: &mut String, d: &Dataset, offers: &[Offer], en: bool) {
-    if offers.is_empty() {
-        return;
-    }
-    let _ = write!(
-        body,
-        "<h2 id=\"herunterladen\">{}</h2><table aria-labelledby=\"herunterladen\"><thead><tr>\
-         <th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
-        t(en, "Herunterladen", "Download"),
-        t(en, "Datei", "File"),
-        t(en, "Format", "Format"),
-        t(en, "Größe", "Size"),
-    );
-    for o in offers {
-        let size = o.bytes.map_or_else(
-            || t(en, "wird vorbereitet", "being prepared").to_owned(),
-            |b| format!("<data value=\"{b}\">{}</data>", human_size(b, en)),
-        );
-        let mut format = e(o.format.label);
-        if let Some(level) = &o.level {
-            let _ = write!(
-                format,
-                "; {} {}, {} {} m",
-                t(en, "Zoomstufe", "zoom level"),
-                level.zoom,
-                t(en, "Pixelgröße", "pixel size"),
-                decimal(level.pixel_size(), 2, en),
-            );
-            if !level.finest() {
-                let _ = write!(
-                    format,
-                    "; {} {} {} {} ({})",
-                    t(en, "Teil", "part"),
-                    level.part + 1,
-                    t(en, "von", "of"),
-                    level.parts,
-                    t(en, "gröber", "coarser")
-                );
-            }
+/// A download as the table shows it: file, format (with the zoom level and pixel size of an
+/// imagery file), size (or that it is being prepared).
+fn download(d: &Dataset, o: &Offer, lang: Lang) -> Download {
+    let mut format = o.format.label.to_owned();
+    if let Some(level) = &o.level {
+        format.push_str(&i18n::fill(
+            lang,
+            "opendata.dataset.level",
+            &[&level.zoom, &decimal(level.pixel_size(), 2, lang)],
+        ));
+        if !level.finest() {
+            format.push_str(&i18n::fill(
+                lang,
+                "opendata.dataset.part",
+                &[&(level.part + 1), &level.parts],
+            ));
         }
-        let _ = write!(
-            body,
-            "<tr><td><a href=\"{}\" download>{}</a></td><td>{format}</td><td>{size}</td></tr>",
-            e(&o.path(&d.id)),
-            e(&o.file),
-        );
     }
-    body.push_str("</tbody></table>");
-    if offers.iter().any(|o| o.level.is_some()) {
-        let _ = write!(
-            body,
-            "<p>{}</p>",
-            t(
-                en,
-                "Die Luftbilder sind Cloud-Optimized GeoTIFFs in EPSG:3857 (Web Mercator), \
-                 WebP-komprimiert, RGB mit Alpha – genau so, wie die Stadtkarte sie speichert und \
-                 als Kacheln ausliefert; GDAL und QGIS lesen sie direkt. Die Datei eines Jahrgangs \
-                 hat seine feinste Auflösung, die „Teil“-Dateien decken die gröber aufgelösten \
-                 Bereiche ab.",
-                "The aerial images are Cloud-Optimized GeoTIFFs in EPSG:3857 (Web Mercator), \
-                 WebP-compressed, RGB with alpha – exactly as the Stadtkarte stores them and serves \
-                 them as tiles; GDAL and QGIS read them directly. The file of an epoch has its \
-                 finest resolution; the \"teil\" (part) files cover the areas of coarser resolution."
-            )
-        );
+    Download {
+        href: o.path(&d.id),
+        file: o.file.clone(),
+        format,
+        bytes: o.bytes,
+        size: o.bytes.map(|b| human_size(b, lang)).unwrap_or_default(),
     }
-}
-
-/// The tile APIs of an imagery epoch (served by the tiles crate), with examples.
-fn imagery_apis(body: &mut String, base: &str, id: &str, title: &str, en: bool) {
-    let _ = write!(
-        body,
-        "<h2>{} – {}</h2><ul>\
-         <li><a href=\"/imagery/{id}\">TileJSON</a> (<code>{base}/imagery/{id}</code>)</li>\
-         <li>XYZ: <code>{base}/imagery/{id}/{{z}}/{{x}}/{{y}}</code></li>\
-         <li><a href=\"/wmts/1.0.0/WMTSCapabilities.xml\">WMTS</a> \
-         (<code>{base}/wmts/1.0.0/WMTSCapabilities.xml</code>)</li>\
-         <li>OGC API – Tiles: \
-         <code>{base}/collections/{id}/map/tiles/WebMercatorQuad/{{z}}/{{row}}/{{col}}</code></li></ul>\
-         <h3>curl</h3><pre tabindex=\"0\"><code>curl '{base}/imagery/{id}'</code></pre>\
-         <h3>Python</h3><pre tabindex=\"0\"><code>import requests\n\
-         tilejson = requests.get('{base}/imagery/{id}').json()\n\
-         print(tilejson['tiles'][0], tilejson['minzoom'], tilejson['maxzoom'])</code></pre>\
-         <h3>JavaScript (MapLibre)</h3><pre tabindex=\"0\"><code>map.addSource('{id}', \
-         {{ type: 'raster', url: '{base}/imagery/{id}', tileSize: 256 }});\n\
-         map.addLayer({{ id: '{id}', type: 'raster', source: '{id}' }});</code></pre>",
-        t(en, "Schnittstellen", "APIs"),
-        e(title),
-        id = e(id),
-        base = e(base),
-    );
 }
 
 #[cfg(test)]
@@ -627,10 +523,30 @@ mod tests {
 
     #[test]
     fn sizes_for_people() {
-        assert_eq!(human_size(999, false), "999 B");
-        assert_eq!(human_size(12_345_678, false), "12,3 MB");
-        assert_eq!(human_size(12_345_678, true), "12.3 MB");
-        assert_eq!(human_size(999_960, false), "1,0 MB");
-        assert_eq!(human_size(57_625_175_000, true), "57.6 GB");
+        assert_eq!(human_size(999, Lang::De), "999 B");
+        assert_eq!(human_size(12_345_678, Lang::De), "12,3 MB");
+        assert_eq!(human_size(12_345_678, Lang::En), "12.3 MB");
+        assert_eq!(human_size(999_960, Lang::De), "1,0 MB");
+        assert_eq!(human_size(57_625_175_000, Lang::En), "57.6 GB");
+    }
+
+    #[test]
+    fn every_theme_has_a_name_in_both_languages() {
+        for code in registry::THEMES {
+            for lang in Lang::ALL {
+                assert!(
+                    i18n::tr_opt(lang, &format!("opendata.themes.{code}")).is_some(),
+                    "{code} in {lang}"
+                );
+            }
+        }
+        for code in registry::FREQUENCIES {
+            for lang in Lang::ALL {
+                assert!(
+                    i18n::tr_opt(lang, &format!("opendata.frequencies.{code}")).is_some(),
+                    "{code} in {lang}"
+                );
+            }
+        }
     }
 }

@@ -21,7 +21,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
-use stadtkarte_core::problem::escape_html;
 use stadtkarte_core::{AppState, Problem};
 
 use crate::tms::{TileMatrixSet, WEB_MERCATOR_QUAD};
@@ -612,8 +611,20 @@ pub async fn map_tileset(
 
 const SCALE_PIXEL: f64 = 0.000_28;
 
+/// Text escaped for XML content and attribute values.
 fn xml(text: &str) -> String {
-    escape_html(text)
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The WMTS capabilities document.
@@ -818,5 +829,18 @@ pub async fn wmts_kvp(
         Some(other) => Err(Problem::bad_request(format!(
             "REQUEST={other}: use GetCapabilities or GetTile"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_text_is_escaped() {
+        assert_eq!(
+            xml("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"
+        );
     }
 }

@@ -15,7 +15,7 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn job(file: &Path) -> XplanImport {
+pub(crate) fn job(file: &Path) -> XplanImport {
     XplanImport {
         file: file.to_owned(),
         license: "Datenlizenz Deutschland – Namensnennung – Version 2.0".to_owned(),
@@ -30,7 +30,7 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\nnot really pixels";
 const PGW: &[u8] = b"0.1\n0\n0\n-0.1\n394000.05\n5578149.95\n";
 
 /// The 6.0 fixture packed as an XPlanArchiv with its plan PDF and georeferenced scan.
-fn archive(dir: &Path) -> PathBuf {
+pub(crate) fn archive(dir: &Path) -> PathBuf {
     let path = dir.join("moselbogen.zip");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
     let options = zip::write::SimpleFileOptions::default();

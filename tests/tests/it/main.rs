@@ -30,4 +30,5 @@ mod mapviewer;
 mod migrations;
 mod ogc_features;
 mod opendata_sizes;
+mod pages;
 mod tiles;
