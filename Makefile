@@ -11,6 +11,8 @@ export CARGO_BUILD_JOBS ?= 2
 PG_PORT ?= 5439
 export PG_PORT
 DB_URL := postgresql://stadtkarte@127.0.0.1:$(PG_PORT)/stadtkarte
+# The server runs as a role of least privilege; migrations and tools as the owner (DB_URL).
+WEB_URL := postgresql://stadtkarte_web@127.0.0.1:$(PG_PORT)/stadtkarte
 SCALE ?= 1
 BIN := $(CARGO_TARGET_DIR)/release/stadtkarte
 # The demo's aerial-image pyramids live in the clone's private folder.
@@ -32,9 +34,10 @@ demo: setup
 	@echo "  Health       http://127.0.0.1:8080/health"
 	@echo "  Ready        http://127.0.0.1:8080/ready"
 	@echo "  Metrics      http://127.0.0.1:8080/metrics"
+	@echo "  Verwaltung   http://127.0.0.1:8080/admin (Konten und Passwort: siehe oben / accounts and password: see above)"
 	@echo "  Datenbank    $(DB_URL)"
 	@echo "Beenden mit Strg-C / stop with Ctrl-C"
-	STADTKARTE_DATABASE__URL=$(DB_URL) exec $(BIN) serve
+	STADTKARTE_DATABASE__URL=$(WEB_URL) STADTKARTE_DATABASE__MIGRATION_URL=$(DB_URL) exec $(BIN) serve
 
 lint:
 	cargo fmt --all --check

@@ -94,6 +94,20 @@ CONF
       "SELECT 1 FROM pg_database WHERE datname = 'stadtkarte'" | grep -q 1; then
     "$PGBIN/createdb" -h 127.0.0.1 -p "$PORT" -U stadtkarte stadtkarte
   fi
+  # Least privilege: the server runs as stadtkarte_web, a member of stadtkarte_server (which the
+  # migrations grant exactly what is served and what citizens and staff change); the schemas
+  # belong to stadtkarte, which runs the migrations and the command-line tools.
+  "$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U stadtkarte -d postgres -Atq -v ON_ERROR_STOP=1 <<'SQL'
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'stadtkarte_server') THEN
+        CREATE ROLE stadtkarte_server NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'stadtkarte_web') THEN
+        CREATE ROLE stadtkarte_web LOGIN IN ROLE stadtkarte_server;
+    END IF;
+END $$;
+SQL
 }
 
 # Python clients for the tests (OWSLib, openapi-spec-validator) in a private virtualenv.

@@ -8,8 +8,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use clap::{Parser, Subcommand};
+use stadtkarte_core::auth::{Role, session, throttle, users};
 use stadtkarte_core::db::{self, PooledClient, describe_target};
-use stadtkarte_core::{AppState, Config, http, migrate, ops, pages};
+use stadtkarte_core::{AppState, Config, audit, http, migrate, ops, pages};
 use stadtkarte_importers::demo::{self, DemoOptions};
 use stadtkarte_importers::imagery::{self, ImageryImport};
 use stadtkarte_importers::vector::{self, VectorImport};
@@ -40,6 +41,12 @@ enum Command {
     /// Manage the open-data datasets (what the open-data portal lists).
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Staff accounts: add, list, roles, disable, reset the password.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The revision-safe audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Generate the demo city of Koblenz and load it (replaces a previous demo city).
     Demo {
         /// Multiply the number of buildings (1 = about 50,000), for benchmarks.
@@ -55,6 +62,56 @@ enum Command {
         #[arg(long)]
         imagery_sources: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a staff account (the password is asked for, or read from stdin).
+    Add {
+        /// Sign-in name: the e-mail address.
+        email: String,
+        /// Name shown to colleagues.
+        #[arg(long)]
+        name: String,
+        /// Role: admin, editor, moderator or triage:DEPARTMENT (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Read the password from the first line of standard input instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the accounts with their roles.
+    List,
+    /// Replace the roles of an account (its sessions end).
+    SetRoles {
+        /// The account's e-mail address.
+        email: String,
+        /// Role: admin, editor, moderator or triage:DEPARTMENT (repeat; none: no role).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Disable an account (its sessions end), or enable it again.
+    Disable {
+        /// The account's e-mail address.
+        email: String,
+        /// Enable it again.
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Set a new password (its sessions end; the sign-in lock is lifted).
+    ResetPassword {
+        /// The account's e-mail address.
+        email: String,
+        /// Read the password from the first line of standard input instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain of the audit log and name the first broken link.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -337,6 +394,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
             Command::Import(ImportCommand::Xplan(args)) => import_xplan(&config, args).await,
             Command::Import(ImportCommand::Imagery(args)) => import_imagery(&config, args).await,
             Command::Dataset(command) => dataset(&config, command).await,
+            Command::User(command) => user(&config, command).await,
+            Command::Audit(AuditCommand::Verify) => audit_verify(&config).await,
         }
     })
 }
@@ -353,6 +412,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .merge(stadtkarte_tiles::router(state.clone()))
         .merge(stadtkarte_opendata::router(state.clone()))
+        .merge(stadtkarte_admin::router(state.clone()))
         .merge(stadtkarte_mapviewer::router());
     let config = state.config;
     http::finish(router, &config)
@@ -368,11 +428,19 @@ fn openapi_paths() -> serde_json::Map<String, serde_json::Value> {
 /// Waits until the database answers, then migrates it and marks the state ready. Runs in the
 /// background of `serve`, so the server answers `/health` and a 503 `/ready` meanwhile.
 pub async fn prepare_database(state: AppState) {
-    let target = describe_target(&state.config.database.url);
+    let target = describe_target(state.config.database.owner_url());
     let interval = Duration::from_secs(state.config.database.retry_interval_secs.max(1));
+    // Migrations run as the schemas' owner (database.migration_url), the server as itself.
+    let owner = match db::owner_pool(&state.config.database) {
+        Ok(pool) => pool,
+        Err(e) => {
+            tracing::error!(error = %e, "database.migration_url cannot be used");
+            return;
+        }
+    };
     loop {
         let attempt = async {
-            let mut client = state.pool.get().await.map_err(anyhow::Error::from)?;
+            let mut client = owner.get().await.map_err(anyhow::Error::from)?;
             let applied = migrate::run(&mut client).await?;
             anyhow::Ok(applied)
         };
@@ -433,12 +501,17 @@ async fn shutdown_signal() {
 }
 
 async fn connect_and_migrate(config: &Config) -> anyhow::Result<PooledClient> {
-    let pool = db::pool(&config.database)?;
-    let target = describe_target(&config.database.url);
+    let pool = db::owner_pool(&config.database)?;
+    let target = describe_target(config.database.owner_url());
+    let key = if config.database.migration_url.is_empty() {
+        "database.url"
+    } else {
+        "database.migration_url"
+    };
     let mut client = pool
         .get()
         .await
-        .with_context(|| format!("cannot connect to the database at {target} (database.url)"))?;
+        .with_context(|| format!("cannot connect to the database at {target} ({key})"))?;
     let applied = migrate::run(&mut client).await?;
     for name in &applied {
         eprintln!("Migration angewendet / applied: {name}");
@@ -461,7 +534,15 @@ async fn load_demo(config: &Config, options: DemoOptions) -> anyhow::Result<()> 
     let summary = demo::load(&mut client, options, |line| eprintln!("{line}")).await?;
     let tx = client.transaction().await?;
     let datasets = registry::fill_demo(&*tx, &dataset_defaults(config)).await?;
+    let staff = seed_demo_staff(&*tx, config).await?;
     tx.commit().await?;
+    eprintln!(
+        "Demo-Konten / demo staff accounts (Passwort / password: demo.staff_password, {:?}):",
+        config.demo.staff_password
+    );
+    for (email, roles) in &staff {
+        eprintln!("  {email:<28} {roles}");
+    }
     eprintln!(
         "Fertig in {:.1} s: {} Stadtteile, {} Straßen, {} Gebäude, {} Orte von Interesse, {datasets} Datensätze",
         summary.elapsed.as_secs_f64(),
@@ -736,4 +817,256 @@ async fn dataset(config: &Config, command: DatasetCommand) -> anyhow::Result<()>
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The one who runs a command, for the audit log.
+fn cli_actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unbekannt".to_owned())
+    )
+}
+
+/// A new password: from the first line of stdin, or asked twice at the terminal. Checked
+/// against the rules before anything is stored.
+fn read_password(email: &str, from_stdin: bool) -> anyhow::Result<String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        use std::io::IsTerminal as _;
+        anyhow::ensure!(
+            std::io::stdin().is_terminal(),
+            "no terminal to ask for the password: give it with --password-stdin (never as an argument)"
+        );
+        let first = rpassword::prompt_password("Passwort / password: ")?;
+        let second = rpassword::prompt_password("Noch einmal / again: ")?;
+        anyhow::ensure!(first == second, "the two passwords differ");
+        first
+    };
+    if let Some(reason) = stadtkarte_core::auth::password::refusal(&password, email) {
+        anyhow::bail!("{reason}");
+    }
+    Ok(password)
+}
+
+fn parse_roles(roles: &[String]) -> anyhow::Result<Vec<(Role, Option<String>)>> {
+    roles
+        .iter()
+        .map(|r| Role::parse_with_department(r).map_err(anyhow::Error::msg))
+        .collect()
+}
+
+fn roles_text(roles: &[(Role, Option<String>)]) -> String {
+    let list: Vec<String> = roles
+        .iter()
+        .map(|(r, d)| match d {
+            Some(d) => format!("{}:{d}", r.as_str()),
+            None => r.as_str().to_owned(),
+        })
+        .collect();
+    if list.is_empty() {
+        "(keine Rolle)".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
+async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
+    let mut client = connect_and_migrate(config).await?;
+    let hasher = stadtkarte_core::auth::password::Hasher::new(1);
+    let actor = cli_actor();
+    let tx = client.transaction().await?;
+    match command {
+        UserCommand::Add {
+            email,
+            name,
+            roles,
+            password_stdin,
+        } => {
+            let email = users::normal_email(&email)?;
+            let roles = parse_roles(&roles)?;
+            let password = read_password(&email, password_stdin)?;
+            let hash = hasher.hash(&password).await.map_err(anyhow::Error::msg)?;
+            let id = users::add(&*tx, &email, &name, Some(&hash)).await?;
+            users::set_roles(&*tx, id, &roles).await?;
+            append_user_audit(&*tx, &actor, "user.add", id, &roles, None).await?;
+            eprintln!("Konto {email} angelegt: {}", roles_text(&roles));
+        }
+        UserCommand::List => {
+            for u in users::list(&*tx).await? {
+                eprintln!(
+                    "{:<32} {:<24} {:<40} {}{}",
+                    u.email,
+                    u.display_name,
+                    roles_text(&u.roles),
+                    if u.totp_enabled { "TOTP" } else { "–" },
+                    if u.disabled {
+                        "  GESPERRT / disabled"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        UserCommand::SetRoles { email, roles } => {
+            let u = users::by_email(&*tx, &email).await?;
+            let roles = parse_roles(&roles)?;
+            users::set_roles(&*tx, u.id, &roles).await?;
+            session::end_all(&*tx, u.id).await?;
+            append_user_audit(&*tx, &actor, "user.set_roles", u.id, &roles, Some(&u.roles)).await?;
+            eprintln!("Rollen von {}: {}", u.email, roles_text(&roles));
+        }
+        UserCommand::Disable { email, enable } => {
+            let u = users::by_email(&*tx, &email).await?;
+            users::set_disabled(&*tx, u.id, !enable).await?;
+            session::end_all(&*tx, u.id).await?;
+            append_user_audit(
+                &*tx,
+                &actor,
+                if enable {
+                    "user.enable"
+                } else {
+                    "user.disable"
+                },
+                u.id,
+                &u.roles,
+                None,
+            )
+            .await?;
+            eprintln!(
+                "{} {}",
+                u.email,
+                if enable {
+                    "wieder freigegeben / enabled"
+                } else {
+                    "gesperrt / disabled"
+                }
+            );
+        }
+        UserCommand::ResetPassword {
+            email,
+            password_stdin,
+        } => {
+            let u = users::by_email(&*tx, &email).await?;
+            let password = read_password(&u.email, password_stdin)?;
+            let hash = hasher.hash(&password).await.map_err(anyhow::Error::msg)?;
+            users::set_password(&*tx, u.id, &hash).await?;
+            session::end_all(&*tx, u.id).await?;
+            throttle::succeeded(&*tx, &throttle::account_key(&u.email)).await?;
+            append_user_audit(&*tx, &actor, "user.reset_password", u.id, &u.roles, None).await?;
+            eprintln!(
+                "Neues Passwort für {} gesetzt; alle Sitzungen beendet.",
+                u.email
+            );
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn append_user_audit(
+    client: &impl stadtkarte_core::tokio_postgres::GenericClient,
+    actor: &str,
+    action: &str,
+    id: i64,
+    roles: &[(Role, Option<String>)],
+    before: Option<&[(Role, Option<String>)]>,
+) -> anyhow::Result<()> {
+    let subject = format!("user:{id}");
+    audit::append(
+        client,
+        &audit::Entry {
+            actor,
+            action,
+            subject: &subject,
+            details: serde_json::json!({}),
+            before: before.map(|b| serde_json::json!({"roles": roles_text(b)})),
+            after: Some(serde_json::json!({"roles": roles_text(roles)})),
+            ..audit::Entry::default()
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn audit_verify(config: &Config) -> anyhow::Result<()> {
+    let client = connect_and_migrate(config).await?;
+    match audit::verify(&**client).await? {
+        audit::Verdict::Intact { entries } => {
+            eprintln!("Audit-Log intakt / intact: {entries} Einträge, jede Verkettung stimmt.");
+            Ok(())
+        }
+        audit::Verdict::Broken { chain, id, reason } => {
+            anyhow::bail!("the audit log is broken at entry {chain} (id {id}): {reason}")
+        }
+    }
+}
+
+/// The departments of a German city and one demo account per role (password
+/// `demo.staff_password`); existing accounts get the password and roles again.
+async fn seed_demo_staff(
+    client: &impl stadtkarte_core::tokio_postgres::GenericClient,
+    config: &Config,
+) -> anyhow::Result<Vec<(String, String)>> {
+    const DEPARTMENTS: &[(&str, &str)] = &[
+        ("tiefbau", "Tiefbauamt (Straßen, Beleuchtung)"),
+        ("gruen", "Grünflächen- und Bestattungsamt"),
+        ("ordnung", "Ordnungsamt"),
+        ("abfall", "Eigenbetrieb Abfallwirtschaft"),
+        ("verkehr", "Straßenverkehrsbehörde"),
+    ];
+    for (id, name) in DEPARTMENTS {
+        client
+            .execute(
+                "INSERT INTO auth.departments (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
+                &[id, name],
+            )
+            .await?;
+    }
+    let accounts: &[(&str, &str, &[&str])] = &[
+        ("admin@koblenz.example", "Demo Administration", &["admin"]),
+        (
+            "redaktion@koblenz.example",
+            "Demo Redaktion Offene Daten",
+            &["editor"],
+        ),
+        (
+            "moderation@koblenz.example",
+            "Demo Moderation Petitionen",
+            &["moderator"],
+        ),
+        (
+            "tiefbau@koblenz.example",
+            "Demo Tiefbauamt",
+            &["triage:tiefbau", "triage:verkehr"],
+        ),
+        (
+            "gruen@koblenz.example",
+            "Demo Grünflächenamt",
+            &["triage:gruen", "triage:abfall"],
+        ),
+    ];
+    let hasher = stadtkarte_core::auth::password::Hasher::new(2);
+    let hash = hasher
+        .hash(&config.demo.staff_password)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let mut out = Vec::new();
+    for (email, name, roles) in accounts {
+        let id = match users::by_email(client, email).await {
+            Ok(u) => {
+                users::set_password(client, u.id, &hash).await?;
+                u.id
+            }
+            Err(_) => users::add(client, email, name, Some(&hash)).await?,
+        };
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        let parsed = parse_roles(&roles)?;
+        users::set_roles(client, id, &parsed).await?;
+        append_user_audit(client, "demo", "user.demo", id, &parsed, None).await?;
+        out.push(((*email).to_owned(), roles_text(&parsed)));
+    }
+    Ok(out)
 }

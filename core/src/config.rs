@@ -43,6 +43,99 @@ pub struct Config {
     pub imagery: ImageryConfig,
     /// Load shedding: how much database work runs at once.
     pub load: LoadConfig,
+    /// Staff accounts, sign-in and sessions.
+    pub auth: AuthConfig,
+    /// The demo (`stadtkarte demo`).
+    pub demo: DemoConfig,
+}
+
+/// `[demo]`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// The password of the demo's staff accounts (one per role). Only for demonstrations.
+    pub staff_password: String,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            staff_password: "Rhein-und-Mosel-1958".to_owned(),
+        }
+    }
+}
+
+/// `[auth]`: staff sign-in and sessions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Minutes without a request after which a session ends.
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in after which a session ends in any case.
+    pub session_absolute_hours: u64,
+    /// Roles that must sign in with a second factor (TOTP); `admin` always does.
+    pub totp_required_for: Vec<String>,
+    /// Failed sign-ins (per account or client) before each further attempt is delayed.
+    pub delay_after_failures: u32,
+    /// Failed sign-ins (per account or client) before it is locked.
+    pub lock_after_failures: u32,
+    /// Minutes an account or client stays locked.
+    pub lock_minutes: u64,
+    /// Password hashes computed at once (each takes about 19 MiB and a core for ~50 ms).
+    pub hash_concurrency: usize,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Single sign-on with OpenID Connect.
+    pub oidc: OidcConfig,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 30,
+            session_absolute_hours: 10,
+            totp_required_for: vec!["admin".to_owned()],
+            delay_after_failures: 3,
+            lock_after_failures: 10,
+            lock_minutes: 15,
+            hash_concurrency: 1,
+            trusted_proxies: Vec::new(),
+            oidc: OidcConfig::default(),
+        }
+    }
+}
+
+/// `[auth.oidc]`: single sign-on (authorization code with PKCE); off by default.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// Offer "sign in with the city's account".
+    pub enabled: bool,
+    /// The provider's issuer URL (its discovery document is at
+    /// `{issuer}/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// Our client id at the provider.
+    pub client_id: String,
+    /// Our client secret (better: `STADTKARTE_AUTH__OIDC__CLIENT_SECRET`).
+    pub client_secret: String,
+    /// The claim of the ID token that lists the roles (`admin`, `triage:tiefbau`, `moderator`,
+    /// `editor`).
+    pub roles_claim: String,
+    /// Label of the button on the sign-in page.
+    pub label: String,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            roles_claim: "roles".to_owned(),
+            label: "Mit dem Dienstkonto anmelden".to_owned(),
+        }
+    }
 }
 
 /// `[load]`: bounds on concurrent database work per kind of request. A request beyond the
@@ -259,8 +352,11 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// libpq-style URL or key=value connection string.
+    /// libpq-style URL or key=value connection string: the role the server runs as.
     pub url: String,
+    /// The role that owns the schemas, for migrations (on `serve` and `migrate`) and for the
+    /// command-line tools (imports, demo, users); empty: `url`.
+    pub migration_url: String,
     /// Largest number of connections the pool opens.
     pub pool_size: usize,
     /// Seconds to wait for a new connection before the request fails.
@@ -304,10 +400,23 @@ impl Default for ServerConfig {
     }
 }
 
+impl DatabaseConfig {
+    /// The connection string of the schemas' owner (migrations, command-line tools).
+    #[must_use]
+    pub fn owner_url(&self) -> &str {
+        if self.migration_url.is_empty() {
+            &self.url
+        } else {
+            &self.migration_url
+        }
+    }
+}
+
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             url: "postgresql://stadtkarte@127.0.0.1:5439/stadtkarte".to_owned(),
+            migration_url: String::new(),
             pool_size: 16,
             connect_timeout_secs: 3,
             retry_interval_secs: 2,

@@ -119,6 +119,17 @@ pub fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
         .map_err(|e| DbError::Setup(e.to_string()))
 }
 
+/// A small pool of the schemas' owner (`database.migration_url`, else `database.url`): for
+/// migrations and the command-line tools.
+pub fn owner_pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
+    let owner = DatabaseConfig {
+        url: config.owner_url().to_owned(),
+        pool_size: 2,
+        ..config.clone()
+    };
+    pool(&owner)
+}
+
 /// Host and port of a connection string, for log lines (never the password).
 #[must_use]
 pub fn describe_target(url: &str) -> String {

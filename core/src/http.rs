@@ -4,13 +4,12 @@
 //! (`Vary`, the `lang` cookie), and the 404 fallback.
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderName, Method, Request, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, header};
 use axum::middleware;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -69,8 +68,71 @@ fn cors() -> CorsLayer {
         ])
 }
 
+/// The Content-Security-Policy of every HTML page: nothing inline, nothing from elsewhere
+/// (MapLibre needs `blob:` workers; QR codes of the second factor are `data:` images).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:; worker-src 'self' blob:; child-src 'self' blob:; connect-src 'self'; \
+    font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
+
+/// Middleware: security headers on every answer (`X-Content-Type-Options`, `Referrer-Policy`),
+/// the Content-Security-Policy on HTML pages, and no caching of the back office.
+async fn security_headers(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let staff_area = request.uri().path().starts_with("/admin");
+    let mut response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    if is_html {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
+    if staff_area {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Middleware: a state-changing request (not GET, HEAD or OPTIONS) to the back office, or one
+/// that carries a staff session cookie, must come from our own origin (`Origin`, or without
+/// one `Referer`). Public APIs (CQL2 POST, CKAN, Open311) stay open to other origins.
+async fn refuse_cross_origin_changes(
+    axum::extract::State(config): axum::extract::State<std::sync::Arc<Config>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let staff = request.uri().path().starts_with("/admin")
+        || crate::auth::session::token_of(&config, request.headers()).is_some();
+    if !safe && staff && !crate::auth::same_origin(&config, request.headers()) {
+        return axum::response::IntoResponse::into_response(problem::Problem::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "Fremde Herkunft / cross-origin request",
+            "Changes are accepted only from this site's own pages.",
+        ));
+    }
+    next.run(request).await
+}
+
 /// Wraps the composed router of all crates.
-pub fn finish(router: Router, config: &Config) -> Router {
+pub fn finish(router: Router, config: &std::sync::Arc<Config>) -> Router {
     // Install the metrics recorder before the first request is counted.
     telemetry::metrics_handle();
     // Layers run bottom-up on the way in: the request id is set first, so logs carry it; the
@@ -83,9 +145,14 @@ pub fn finish(router: Router, config: &Config) -> Router {
             config.server.body_timeout_secs.max(1),
         )))
         .layer(middleware::from_fn(problem::errors_as_problems))
-        .layer(middleware::from_fn(guard::refuse_malformed))
         .layer(middleware::from_fn_with_state(
-            Arc::new(config.clone()),
+            config.clone(),
+            refuse_cross_origin_changes,
+        ))
+        .layer(middleware::from_fn(guard::refuse_malformed))
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            config.clone(),
             problem::html_for_browsers,
         ))
         .layer(middleware::from_fn(i18n::remember_choice))

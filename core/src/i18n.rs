@@ -339,8 +339,9 @@ mod tests {
     }
 
     /// The literal keys named in `text`: the first argument of `t(`, `t1(`, `t2(` and of the
-    /// method `.tr(`; the second of `tr(lang, ` and `fill(lang, `. Arguments may be on the next
-    /// line (rustfmt).
+    /// method `.tr(`; the second of `tr(lang, ` and `fill(lang, `; the value of a `label_key:`
+    /// field (back-office navigation and dashboard counts). Arguments may be on the next line
+    /// (rustfmt).
     fn used_keys(text: &str) -> Vec<String> {
         fn literal(rest: &str) -> Option<String> {
             let rest = rest.trim_start().strip_prefix('"')?;
@@ -352,7 +353,7 @@ mod tests {
             dotted.then(|| key.to_owned())
         }
         let mut out = Vec::new();
-        for call in ["t(", "t1(", "t2(", "tr(", "fill("] {
+        for call in ["t(", "t1(", "t2(", "tr(", "fill(", "label_key:"] {
             for (at, _) in text.match_indices(call) {
                 let before = text[..at].chars().next_back();
                 if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {

@@ -107,7 +107,8 @@ pub async fn get(client: &impl GenericClient, name: &str) -> Result<Option<Epoch
     } else {
         "id = $1"
     };
-    let sql = format!("SELECT {COLUMNS} WHERE {filter} ORDER BY updated_at DESC LIMIT 1");
+    let sql =
+        format!("SELECT {COLUMNS} WHERE published AND {filter} ORDER BY updated_at DESC LIMIT 1");
     client
         .query_opt(&sql, &[&name])
         .await
@@ -117,14 +118,39 @@ pub async fn get(client: &impl GenericClient, name: &str) -> Result<Option<Epoch
         .transpose()
 }
 
-/// Every epoch, oldest first.
+/// Every published epoch, oldest first.
 pub async fn list(client: &impl GenericClient) -> Result<Vec<EpochRow>, DbError> {
     client
-        .query(&format!("SELECT {COLUMNS} ORDER BY year, id"), &[])
+        .query(
+            &format!("SELECT {COLUMNS} WHERE published ORDER BY year, id"),
+            &[],
+        )
         .await
         .map_err(DbError::query("listing imagery epochs"))?
         .iter()
         .map(from_row)
+        .collect()
+}
+
+/// Every epoch with its publish switch (for the back office), oldest first.
+pub async fn list_all(client: &impl GenericClient) -> Result<Vec<(EpochRow, bool)>, DbError> {
+    let rows = client
+        .query(&format!("SELECT {COLUMNS} ORDER BY year, id"), &[])
+        .await
+        .map_err(DbError::query("listing imagery epochs"))?;
+    let switches = client
+        .query("SELECT id, published FROM catalog.imagery", &[])
+        .await
+        .map_err(DbError::query("listing imagery epochs"))?;
+    rows.iter()
+        .map(|r| {
+            let e = from_row(r)?;
+            let published = switches
+                .iter()
+                .find(|s| s.get::<_, &str>(0) == e.id)
+                .is_none_or(|s| s.get(1));
+            Ok((e, published))
+        })
         .collect()
 }
 

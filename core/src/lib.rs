@@ -8,7 +8,11 @@
 //! those crates build on it. It never takes an SQL identifier from a request: names come from the
 //! catalog only.
 
+pub mod audit;
+pub mod auth;
+pub mod backoffice;
 pub mod catalog;
+pub mod client;
 pub mod cog;
 pub mod config;
 pub mod cql2;

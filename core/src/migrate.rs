@@ -42,6 +42,9 @@ pub static MIGRATIONS: &[Migration] = migrations![
     6 => "0006_datasets.sql",
     7 => "0007_imagery.sql",
     8 => "0008_dataset_imagery.sql",
+    9 => "0009_auth.sql",
+    10 => "0010_audit_chain.sql",
+    11 => "0011_server_role.sql",
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises migration runs.

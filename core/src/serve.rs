@@ -141,9 +141,9 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait a moment, do not spin.
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -164,9 +164,11 @@ pub async fn serve(
         });
         let service = {
             let (app, activity) = (app.clone(), activity.clone());
-            hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+            hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
                 let running = Running::start(&activity);
                 let app = app.clone();
+                // Who is asking: only ever used hashed (crate::client).
+                request.extensions_mut().insert(crate::client::Peer(peer));
                 async move {
                     let response = app.oneshot(request.map(axum::body::Body::new)).await;
                     drop(running);

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Pool;
 
+use crate::auth::password::Hasher;
 use crate::config::Config;
 use crate::load::Load;
 
@@ -17,6 +18,10 @@ pub struct AppState {
     pub pool: Pool,
     /// Slots for database work (load shedding).
     pub load: Load,
+    /// Password hashing on a bounded pool.
+    pub hasher: Hasher,
+    /// The sections of the back office (filled by the binary at start-up).
+    pub backoffice: crate::backoffice::Registry,
     /// Set once the migrations have run against this database.
     migrated: Arc<AtomicBool>,
 }
@@ -27,6 +32,8 @@ impl AppState {
     pub fn new(config: Config, pool: Pool) -> Self {
         Self {
             load: Load::new(&config.load),
+            hasher: Hasher::new(config.auth.hash_concurrency),
+            backoffice: crate::backoffice::Registry::default(),
             config: Arc::new(config),
             pool,
             migrated: Arc::new(AtomicBool::new(false)),

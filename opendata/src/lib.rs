@@ -5,11 +5,13 @@
 //! ([`imagery`]); the download cache ([`cache`]) that a background task fills ([`prepare`]), so
 //! that every size is known before download ([`offers`]); the CKAN API subset ([`ckan`]); the
 //! DCAT-AP.de catalog in Turtle, RDF/XML and JSON-LD ([`dcat`] over [`rdf`]); the pages
-//! ([`pages`]): the dataset list with search and filters, and a page per dataset.
+//! ([`pages`]): the dataset list with search and filters, and a page per dataset; the dataset
+//! registry in the back office for editors ([`admin`]).
 //!
 //! Not here: the imagery tiles and their APIs (the tiles crate serves them; the pages link
 //! them), and the imagery import (importers).
 
+pub mod admin;
 pub mod cache;
 pub mod ckan;
 pub mod dcat;
@@ -30,8 +32,19 @@ use stadtkarte_core::AppState;
 
 /// The routes of this crate; starts the download preparer when it is configured.
 pub fn router(state: AppState) -> Router {
+    use axum::routing::{get, post};
     prepare::spawn(state.clone());
+    state.backoffice.add(admin::section());
+    let editor = Router::new()
+        .route("/admin/datensaetze", get(admin::list).post(admin::add))
+        .route(
+            "/admin/datensaetze/{id}",
+            get(admin::edit).post(admin::update),
+        )
+        .route("/admin/datensaetze/{id}/entfernen", post(admin::remove))
+        .with_state(state.clone());
     downloads::router(state.clone())
         .merge(ckan::router(state.clone()))
         .merge(pages::router(state))
+        .merge(editor)
 }

@@ -45,7 +45,8 @@ async function idle(page, which = "map") {
 }
 
 async function axe(page) {
-  await page.addScriptTag({ content: axeSource });
+  // Evaluated through the debugging protocol: the CSP allows no inline script.
+  await page.evaluate(axeSource);
   return page.evaluate(async () => {
     const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));

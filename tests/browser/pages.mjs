@@ -9,6 +9,7 @@
 //   phone        { scrollWidth } at 360 × 740: the page must not be wider than the phone
 //
 //   node pages.mjs URL [URL …]
+// With COOKIE=name=value, every page is visited with that cookie (a staff session).
 // With STADTKARTE_SCREENSHOTS=DIR, a desktop and a phone screenshot of each page go to DIR.
 import fs from "node:fs";
 import path from "node:path";
@@ -26,6 +27,14 @@ const browser = await chromium.launch({
     "--disable-sync", "--no-first-run"],
 });
 
+async function withCookie(page, url) {
+  if (process.env.COOKIE) {
+    const [cookieName, ...value] = process.env.COOKIE.split("=");
+    await page.context().addCookies([{ name: cookieName, value: value.join("="), url: new URL(url).origin }]);
+  }
+  return page;
+}
+
 const name = (url, suffix) =>
   path.join(shots, `${url.replace(/^https?:\/\/[^/]+/, "").replace(/[^A-Za-z0-9]+/g, "_")}-${suffix}.png`);
 
@@ -34,7 +43,7 @@ try {
     const out = { url };
 
     // Desktop: keyboard and axe.
-    const desk = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const desk = await withCookie(await browser.newPage({ viewport: { width: 1280, height: 800 } }), url);
     const response = await desk.goto(url, { waitUntil: "load" });
     out.status = response.status();
     await desk.keyboard.press("Tab");
@@ -72,7 +81,8 @@ try {
     await desk.close();
 
     // Phone: nothing wider than the screen (wide tables scroll inside their region).
-    const phone = await browser.newPage({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+    const phone = await withCookie(
+      await browser.newPage({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true }), url);
     await phone.goto(url, { waitUntil: "load" });
     out.phone = await phone.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth }));
     if (shots) await phone.screenshot({ path: name(url, "phone"), fullPage: true });

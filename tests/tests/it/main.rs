@@ -13,6 +13,7 @@
     clippy::cast_possible_wrap
 )]
 
+mod auth;
 mod catalog;
 mod cli;
 mod datasets;
