@@ -71,7 +71,7 @@ def main():
             flood_lua = os.path.join(work, "flood.lua")
             body = f"email=redaktion%40koblenz.example&password={urllib.parse.quote(PASSWORD)}&next=%2Fadmin"
             with open(flood_lua, "w") as f:
-                f.write(f'wrk.method = "POST"\nwrk.body = "{body}"\n'
+                f.write(f'wrk.method = "POST"\nwrk.path = "/admin/login"\nwrk.body = "{body}"\n'
                         'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
                         f'wrk.headers["Origin"] = "http://127.0.0.1:{PORT}"\n')
             alone = parse(wrk(8, map_lua).communicate()[0])

@@ -177,7 +177,7 @@ pub async fn submit(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, Problem> {
     let email = form.email.trim().to_lowercase();
-    let mut client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.pool.get().await.map_err(DbError::from)?;
     let client_hash = client::hash(
         &**client,
         peer.map(|p| p.0),
@@ -202,11 +202,15 @@ pub async fn submit(
         None => (None, None, 0, Vec::new()),
     };
     let usable = user.as_ref().is_some_and(|u| !u.disabled);
+    // No database connection is held while the hash is computed: a flood of sign-ins must not
+    // take the pool from the map.
+    drop(client);
     let right = state
         .hasher
         .verify(&form.password, if usable { hash.as_deref() } else { None })
         .await?;
     let request = request_id(&headers);
+    let mut client = state.pool.get().await.map_err(DbError::from)?;
     let tx = client
         .transaction()
         .await

@@ -81,7 +81,8 @@ pub struct AuthConfig {
     pub lock_after_failures: u32,
     /// Minutes an account or client stays locked.
     pub lock_minutes: u64,
-    /// Password hashes computed at once (each takes about 19 MiB and a core for ~50 ms).
+    /// Threads that compute password hashes (each hash takes 19 MiB and ~50 ms of a core);
+    /// they run at the lowest scheduling priority, so a sign-in flood waits for the map.
     pub hash_concurrency: usize,
     /// Addresses of reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,

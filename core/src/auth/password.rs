@@ -7,7 +7,6 @@ use std::sync::Arc;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
 
 use crate::problem::Problem;
 
@@ -76,10 +75,25 @@ pub fn refusal(password: &str, email: &str) -> Option<&'static str> {
     }
 }
 
-/// Computes and checks password hashes on a bounded number of blocking threads.
+/// Computes and checks password hashes on a few threads of their own that run at the lowest
+/// scheduling priority (`nice` 19): when the processors are busy with the map, a sign-in waits
+/// instead of taking their time; when they are idle, it takes the usual ~50 ms.
 #[derive(Debug, Clone)]
 pub struct Hasher {
-    slots: Arc<Semaphore>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Lowers the calling thread's scheduling priority to the lowest (Linux: per thread).
+#[allow(unsafe_code)]
+fn lowest_priority() {
+    // SAFETY: gettid and setpriority only read their arguments; a failure leaves the priority
+    // as it was, which is harmless.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid.cast_unsigned(), 19);
+    }
 }
 
 /// A hash that verifies nothing, used when the account does not exist, so that an unknown
@@ -87,26 +101,49 @@ pub struct Hasher {
 const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3RhZHRrYXJ0ZWR1bW15$6fhSHd4TbiHbUp1Nd9bBbQ+2yCFeyM9bP3L3jlQvW9k";
 
 impl Hasher {
-    /// A hasher running at most `concurrency` hashes at once.
+    /// A hasher with `threads` threads of lowest priority (at least one).
     #[must_use]
-    pub fn new(concurrency: usize) -> Self {
-        Self {
-            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+    pub fn new(threads: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(1024);
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("passwort-{n}"))
+                .spawn(move || {
+                    lowest_priority();
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password thread");
+            }
         }
+        Self { jobs }
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Problem> {
-        let _slot = self
-            .slots
-            .acquire()
-            .await
-            .map_err(|_| Problem::unavailable("The server is shutting down."))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(Problem::internal)
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.jobs
+            .try_send(Box::new(move || {
+                let _ = done.send(work());
+            }))
+            .map_err(|_| {
+                Problem::unavailable("Too many sign-ins at once; please try again shortly.")
+                    .retry_after(2)
+            })?;
+        result.await.map_err(Problem::internal)
     }
 
     /// The PHC string of `password`.
