@@ -79,11 +79,28 @@ pub fn redact(value: &Value) -> Value {
     }
 }
 
+tokio::task_local! {
+    /// The id of the request being answered (set by [`crate::http`] around every handler).
+    static REQUEST_ID: String;
+}
+
+/// Runs `future` as part of the request `id`: every entry it appends carries that id.
+pub async fn in_request<F: std::future::Future>(id: String, future: F) -> F::Output {
+    REQUEST_ID.scope(id, future).await
+}
+
+/// The id of the request being answered, if any.
+#[must_use]
+pub fn current_request() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// Appends `entry` (within the caller's transaction, so the entry and the change commit
-/// together).
+/// together). Without an explicit request id, the entry carries the current request's.
 pub async fn append(client: &impl GenericClient, entry: &Entry<'_>) -> Result<(), DbError> {
     let before = entry.before.as_ref().map(redact);
     let after = entry.after.as_ref().map(redact);
+    let request = entry.request_id.map(str::to_owned).or_else(current_request);
     client
         .execute(
             "INSERT INTO catalog.audit_log (actor, action, subject, object, details, before, after, request_id)
@@ -96,7 +113,7 @@ pub async fn append(client: &impl GenericClient, entry: &Entry<'_>) -> Result<()
                 &redact(&entry.details),
                 &before,
                 &after,
-                &entry.request_id,
+                &request,
             ],
         )
         .await

@@ -280,7 +280,7 @@ pub async fn refresh_statistics(client: &impl GenericClient, id: &str) -> Result
     Ok(())
 }
 
-/// Writes one audit-log entry.
+/// Writes one audit-log entry (see [`crate::audit`] for entries with before and after).
 pub async fn audit(
     client: &impl GenericClient,
     actor: &str,
@@ -288,14 +288,17 @@ pub async fn audit(
     subject: &str,
     details: &serde_json::Value,
 ) -> Result<(), DbError> {
-    client
-        .execute(
-            "INSERT INTO catalog.audit_log (actor, action, subject, details) VALUES ($1, $2, $3, $4)",
-            &[&actor, &action, &subject, details],
-        )
-        .await
-        .map_err(DbError::query("writing the audit log"))?;
-    Ok(())
+    crate::audit::append(
+        client,
+        &crate::audit::Entry {
+            actor,
+            action,
+            subject,
+            details: details.clone(),
+            ..crate::audit::Entry::default()
+        },
+    )
+    .await
 }
 
 /// Quotes an SQL identifier (doubling embedded quotes), for names taken from the catalog.

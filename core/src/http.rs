@@ -107,6 +107,21 @@ async fn security_headers(
     response
 }
 
+/// Middleware: the request id travels with the handler, so every audit entry it writes names
+/// the request (`audit::current_request`).
+async fn request_id_for_the_audit_log(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    crate::audit::in_request(id, next.run(request)).await
+}
+
 /// Middleware: a state-changing request (not GET, HEAD or OPTIONS) to the back office, or one
 /// that carries a staff session cookie, must come from our own origin (`Origin`, or without
 /// one `Referer`). Public APIs (CQL2 POST, CKAN, Open311) stay open to other origins.
@@ -151,6 +166,7 @@ pub fn finish(router: Router, config: &std::sync::Arc<Config>) -> Router {
         ))
         .layer(middleware::from_fn(guard::refuse_malformed))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(request_id_for_the_audit_log))
         .layer(middleware::from_fn_with_state(
             config.clone(),
             problem::html_for_browsers,

@@ -6,14 +6,14 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use stadtkarte_core::auth::{self, Role};
 use stadtkarte_core::backoffice::{Section, Shell, Widget};
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::page::{Page, PageContext, html};
-use stadtkarte_core::{AppState, Problem, audit, catalog, imagery};
+use stadtkarte_core::{AppState, Problem, catalog, imagery};
 
 use crate::registry::{self, Dataset, DatasetInput, Defaults, FREQUENCIES, LICENSES, THEMES};
 
@@ -296,49 +296,12 @@ pub struct EditForm {
     imagery: String,
 }
 
-fn summary(d: &Dataset) -> serde_json::Value {
-    serde_json::json!({
-        "title": d.title, "title_en": d.title_en, "description": d.description,
-        "keywords": d.keywords, "themes": d.themes, "license": d.license,
-        "attribution": d.attribution, "frequency": d.accrual_periodicity,
-        "collections": d.collections, "imagery": d.imagery,
-    })
-}
-
-async fn record(
-    client: &impl stadtkarte_core::tokio_postgres::GenericClient,
-    staff: &auth::Staff,
-    action: &str,
-    id: &str,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-    headers: &HeaderMap,
-) -> Result<(), Problem> {
-    let request = headers.get("x-request-id").and_then(|v| v.to_str().ok());
-    audit::append(
-        client,
-        &audit::Entry {
-            actor: &format!("staff:{}", staff.id),
-            action,
-            subject: &format!("dataset:{id}"),
-            details: serde_json::json!({"via": "back office"}),
-            before,
-            after,
-            request_id: request,
-            ..audit::Entry::default()
-        },
-    )
-    .await?;
-    Ok(())
-}
-
 /// `POST /admin/datensaetze/{id}`
 pub async fn update(
     State(state): State<AppState>,
     ctx: PageContext,
     auth::Editor(staff): auth::Editor,
     Path(id): Path<String>,
-    headers: HeaderMap,
     Form(form): Form<EditForm>,
 ) -> Result<Response, Problem> {
     staff.check_csrf(&form.csrf)?;
@@ -367,16 +330,6 @@ pub async fn update(
         .ok_or_else(|| Problem::not_found(format!("There is no dataset {id:?}.")))?;
     match registry::update(&*tx, &id, &input, &actor).await {
         Ok(after) => {
-            record(
-                &*tx,
-                &staff,
-                "dataset.update",
-                &id,
-                Some(summary(&before)),
-                Some(summary(&after)),
-                &headers,
-            )
-            .await?;
             tx.commit()
                 .await
                 .map_err(DbError::query("changing a dataset"))?;
@@ -420,7 +373,6 @@ pub async fn add(
     State(state): State<AppState>,
     ctx: PageContext,
     auth::Editor(staff): auth::Editor,
-    headers: HeaderMap,
     Form(form): Form<AddForm>,
 ) -> Result<Response, Problem> {
     staff.check_csrf(&form.csrf)?;
@@ -439,16 +391,6 @@ pub async fn add(
         .map_err(DbError::query("adding a dataset"))?;
     match registry::add(&*tx, form.id.trim(), &input, &defaults, &actor).await {
         Ok(d) => {
-            record(
-                &*tx,
-                &staff,
-                "dataset.add",
-                &d.id,
-                None,
-                Some(summary(&d)),
-                &headers,
-            )
-            .await?;
             tx.commit()
                 .await
                 .map_err(DbError::query("adding a dataset"))?;
@@ -480,7 +422,6 @@ pub async fn remove(
     ctx: PageContext,
     auth::Editor(staff): auth::Editor,
     Path(id): Path<String>,
-    headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, Problem> {
     staff.check_csrf(&form.csrf)?;
@@ -490,20 +431,7 @@ pub async fn remove(
         .transaction()
         .await
         .map_err(DbError::query("removing a dataset"))?;
-    let before = registry::get(&*tx, &id)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("There is no dataset {id:?}.")))?;
     registry::remove(&*tx, &id, &actor).await?;
-    record(
-        &*tx,
-        &staff,
-        "dataset.remove",
-        &id,
-        Some(summary(&before)),
-        None,
-        &headers,
-    )
-    .await?;
     tx.commit()
         .await
         .map_err(DbError::query("removing a dataset"))?;

@@ -7,7 +7,7 @@
 
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::tokio_postgres::{GenericClient, Row};
-use stadtkarte_core::{catalog, imagery};
+use stadtkarte_core::{audit, catalog, imagery};
 
 /// EU data themes (`http://publications.europa.eu/resource/authority/data-theme/`).
 pub const THEMES: &[&str] = &[
@@ -459,17 +459,46 @@ pub async fn add(
         input.imagery.as_deref().unwrap_or_default(),
     )
     .await?;
-    catalog::audit(
+    let added = get(client, id)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(id.to_owned()))?;
+    record(client, actor, "dataset.add", id, None, Some(&added)).await?;
+    Ok(added)
+}
+
+/// The audit view of a dataset: what editors change (no personal data).
+fn audit_view(d: &Dataset) -> serde_json::Value {
+    serde_json::json!({
+        "title": d.title, "title_en": d.title_en, "description": d.description,
+        "description_en": d.description_en, "keywords": d.keywords, "themes": d.themes,
+        "license": d.license, "attribution": d.attribution, "frequency": d.accrual_periodicity,
+        "collections": d.collections, "imagery": d.imagery,
+    })
+}
+
+/// One audit entry of a change, with the dataset before and after.
+async fn record(
+    client: &impl GenericClient,
+    actor: &str,
+    action: &str,
+    id: &str,
+    before: Option<&Dataset>,
+    after: Option<&Dataset>,
+) -> Result<(), RegistryError> {
+    audit::append(
         client,
-        actor,
-        "dataset.add",
-        id,
-        &serde_json::json!({"title": title}),
+        &audit::Entry {
+            actor,
+            action,
+            subject: &format!("dataset:{id}"),
+            details: serde_json::json!({}),
+            before: before.map(audit_view),
+            after: after.map(audit_view),
+            ..audit::Entry::default()
+        },
     )
     .await?;
-    get(client, id)
-        .await?
-        .ok_or_else(|| RegistryError::NotFound(id.to_owned()))
+    Ok(())
 }
 
 /// Changes the given fields of a dataset.
@@ -479,9 +508,9 @@ pub async fn update(
     input: &DatasetInput,
     actor: &str,
 ) -> Result<Dataset, RegistryError> {
-    if get(client, id).await?.is_none() {
+    let Some(before) = get(client, id).await? else {
         return Err(RegistryError::NotFound(id.to_owned()));
-    }
+    };
     let license = check_input(client, input).await?;
     client
         .execute(
@@ -523,10 +552,19 @@ pub async fn update(
     if let Some(epochs) = &input.imagery {
         set_links(client, id, Links::Imagery, epochs).await?;
     }
-    catalog::audit(client, actor, "dataset.update", id, &serde_json::json!({})).await?;
-    get(client, id)
+    let after = get(client, id)
         .await?
-        .ok_or_else(|| RegistryError::NotFound(id.to_owned()))
+        .ok_or_else(|| RegistryError::NotFound(id.to_owned()))?;
+    record(
+        client,
+        actor,
+        "dataset.update",
+        id,
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    Ok(after)
 }
 
 /// What a dataset links to: its link table and that table's column.
@@ -576,6 +614,7 @@ pub async fn remove(
     id: &str,
     actor: &str,
 ) -> Result<(), RegistryError> {
+    let before = get(client, id).await?;
     let n = client
         .execute("DELETE FROM catalog.datasets WHERE id = $1", &[&id])
         .await
@@ -583,7 +622,7 @@ pub async fn remove(
     if n == 0 {
         return Err(RegistryError::NotFound(id.to_owned()));
     }
-    catalog::audit(client, actor, "dataset.remove", id, &serde_json::json!({})).await?;
+    record(client, actor, "dataset.remove", id, before.as_ref(), None).await?;
     Ok(())
 }
 

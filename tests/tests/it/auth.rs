@@ -1313,3 +1313,169 @@ async fn the_back_office_works_by_keyboard_on_a_phone_and_passes_axe() {
         "{r}"
     );
 }
+
+#[tokio::test]
+async fn editors_change_datasets_and_publish_switches_in_the_browser_and_the_log_shows_it() {
+    let url = with_staff().await;
+    let client = connect(&url).await;
+    client
+        .batch_execute(
+            "CREATE TABLE data.gebaeude (id bigint PRIMARY KEY, geom geometry(Point, 25832));
+             INSERT INTO catalog.collections (id, title, table_name, geometry_type, license, attribution) VALUES ('gebaeude', 'Gebäude', 'gebaeude', 'Point', 'x', 'y');
+             INSERT INTO catalog.imagery (id, title, year, license, attribution, grayscale, resolution_m, footprint, min_zoom, max_zoom, version, levels, source_bytes, storage_bytes)
+             VALUES ('luftbild-1996', 'Luftbild 1996', 1996, 'dl-by-de/2.0', 'Stadt', false, 0.4, ST_Multi(ST_MakeEnvelope(7.5, 50.3, 7.7, 50.4, 4326)), 10, 18, 'v1', '[]', 1, 1)",
+        )
+        .await
+        .unwrap();
+    let app = app(&url, |_| {}).await;
+    let cookie = sign_in(&app, "editor@test.example").await;
+    let csrf = csrf_of(&app, &cookie).await;
+    // A new dataset, then a changed title and its collection.
+    let r = send(&app, form("/admin/datensaetze", &format!("csrf={csrf}&id=haeuser&title=H%C3%A4user&description=Alle+H%C3%A4user&collections=gebaeude"), Some(&cookie), Some(ORIGIN))).await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let edit = send(&app, page("/admin/datensaetze/haeuser", Some(&cookie))).await;
+    assert_eq!(edit.status, 200);
+    let body = format!(
+        "csrf={csrf}&title=Geb%C3%A4ude+der+Stadt&title_en=Buildings&description=Alle&keywords=Haus&themes=REGI&license=dl-zero-de%2F2.0&attribution=Stadt&frequency=ANNUAL&collections=gebaeude&imagery=luftbild-1996"
+    );
+    let r = send(
+        &app,
+        form(
+            "/admin/datensaetze/haeuser",
+            &body,
+            Some(&cookie),
+            Some(ORIGIN),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let d = stadtkarte_opendata::registry::get(&client, "haeuser")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (d.title.as_str(), d.imagery.len()),
+        ("Gebäude der Stadt", 1)
+    );
+    assert!(d.license.ends_with("dl-zero-de/2.0"));
+    // A refused value is shown, nothing changes.
+    let bad = send(
+        &app,
+        form(
+            "/admin/datensaetze/haeuser",
+            &body.replace("REGI", "MOND"),
+            Some(&cookie),
+            Some(ORIGIN),
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("MOND"), "{}", bad.text());
+    // The epoch is withdrawn: no longer served.
+    let r = send(
+        &app,
+        form(
+            "/admin/luftbilder/luftbild-1996",
+            &format!("csrf={csrf}&on=false"),
+            Some(&cookie),
+            Some(ORIGIN),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let published: bool = client
+        .query_one(
+            "SELECT published FROM catalog.imagery WHERE id = 'luftbild-1996'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!published);
+    let list = send(&app, Request::get("/imagery").body(Body::empty()).unwrap()).await;
+    assert!(!list.text().contains("luftbild-1996"), "{}", list.text());
+    // The admin's log shows who did what, before and after, and exports it as CSV.
+    let (ok, err) = cli(
+        &url,
+        &[
+            "user",
+            "set-roles",
+            "editor@test.example",
+            "--role",
+            "editor",
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    let rows = client
+        .query("SELECT action, before::text, after::text FROM catalog.audit_log WHERE actor LIKE 'staff:%' ORDER BY chain", &[])
+        .await
+        .unwrap();
+    let actions: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(
+        actions,
+        ["dataset.add", "dataset.update", "imagery.publish"],
+        "{actions:?}"
+    );
+    let update_after: String = rows[1].get(2);
+    assert!(update_after.contains("Gebäude der Stadt"), "{update_after}");
+    let audit_app = app.clone();
+    let admin = {
+        let r = password_step(&audit_app, "admin@test.example", PASSWORD, None).await;
+        let pending = cookie_of(&r);
+        let text = send(&audit_app, page("/admin/login/einrichten", Some(&pending)))
+            .await
+            .text();
+        let start = text.find("<code>").unwrap() + 6;
+        let secret = text[start..].split('<').next().unwrap().to_owned();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        cookie_of(
+            &send(
+                &audit_app,
+                form(
+                    "/admin/login/einrichten",
+                    &format!("code={}", totp::code_at(&secret, now).unwrap()),
+                    Some(&pending),
+                    Some(ORIGIN),
+                ),
+            )
+            .await,
+        )
+    };
+    let filtered = send(
+        &audit_app,
+        page("/admin/audit?action=dataset.update", Some(&admin)),
+    )
+    .await;
+    assert_eq!(filtered.status, 200);
+    let text = filtered.text();
+    assert!(
+        text.contains("dataset.update") && !text.contains("imagery.publish"),
+        "{text}"
+    );
+    let csv = send(
+        &audit_app,
+        page("/admin/audit?action=dataset&f=csv", Some(&admin)),
+    )
+    .await;
+    assert_eq!(csv.header("content-type"), "text/csv; charset=utf-8");
+    let csv_text = csv.text();
+    assert!(
+        csv_text
+            .trim_start_matches('\u{feff}')
+            .starts_with("nr,zeit,wer,was,objekt,aenderung,anfrage"),
+        "{csv_text}"
+    );
+    assert_eq!(
+        csv_text.lines().count(),
+        3,
+        "header and the two dataset entries: {csv_text}"
+    );
+    assert!(
+        !csv_text.contains("editor@test.example"),
+        "no e-mail in the log"
+    );
+}

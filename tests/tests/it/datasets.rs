@@ -145,7 +145,7 @@ async fn add_update_remove_and_audit() {
     ));
     let actions: Vec<String> = client
         .query(
-            "SELECT action FROM catalog.audit_log WHERE subject = 'verkehr' ORDER BY id",
+            "SELECT action FROM catalog.audit_log WHERE subject = 'dataset:verkehr' ORDER BY id",
             &[],
         )
         .await
