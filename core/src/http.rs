@@ -137,6 +137,7 @@ async fn refuse_cross_origin_changes(
     let staff = request.uri().path().starts_with("/admin")
         || crate::auth::session::token_of(&config, request.headers()).is_some();
     if !safe && staff && !crate::auth::same_origin(&config, request.headers()) {
+        tracing::warn!(path = request.uri().path(), "cross-origin change refused");
         return axum::response::IntoResponse::into_response(problem::Problem::new(
             axum::http::StatusCode::FORBIDDEN,
             "Fremde Herkunft / cross-origin request",

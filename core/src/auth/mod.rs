@@ -113,6 +113,8 @@ impl Staff {
         if self.has(role) {
             Ok(())
         } else {
+            // A security event for the log (ASVS 7.2.2), without personal data.
+            tracing::warn!(staff = self.id, needed = role.as_str(), "access denied");
             Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "Keine Berechtigung / forbidden",
@@ -128,6 +130,7 @@ impl Staff {
         if same && !token.is_empty() {
             Ok(())
         } else {
+            tracing::warn!(staff = self.id, "form refused: CSRF token missing or wrong");
             Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "Ungültiges Formular / invalid form",
