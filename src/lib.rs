@@ -47,6 +47,12 @@ enum Command {
     /// The revision-safe audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Personal data of citizens (DSGVO): export or delete everything about an e-mail address.
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
+    /// The Mängelmelder: Open311 API keys, retention.
+    #[command(subcommand)]
+    Maengel(MaengelCommand),
     /// Generate the demo city of Koblenz and load it (replaces a previous demo city).
     Demo {
         /// Multiply the number of buildings (1 = about 50,000), for benchmarks.
@@ -105,6 +111,48 @@ enum UserCommand {
         /// Read the password from the first line of standard input instead of a prompt.
         #[arg(long)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PrivacyCommand {
+    /// Everything stored about an e-mail address, as JSON on standard output (Art. 15 DSGVO).
+    Export {
+        /// The e-mail address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Deletes the contact data, unredacted photos and mail of an e-mail address (Art. 17
+    /// DSGVO); the reports stay, anonymous.
+    Delete {
+        /// The e-mail address.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MaengelCommand {
+    /// Open311 API keys of third-party apps (stored as hashes only).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Applies the retention rule now (the server does it every half minute).
+    Retention,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Makes a key for an app and prints it once.
+    Add {
+        /// The app's name (lower-case letters, digits, . _ -).
+        name: String,
+    },
+    /// Lists the apps with keys.
+    List,
+    /// Revokes an app's key.
+    Revoke {
+        /// The app's name.
+        name: String,
     },
 }
 
@@ -396,6 +444,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> anyhow::Result<()> {
             Command::Dataset(command) => dataset(&config, command).await,
             Command::User(command) => user(&config, command).await,
             Command::Audit(AuditCommand::Verify) => audit_verify(&config).await,
+            Command::Privacy(command) => privacy(&config, command).await,
+            Command::Maengel(command) => maengel(&config, command).await,
         }
     })
 }
@@ -413,6 +463,7 @@ pub fn app(state: AppState) -> Router {
         .merge(stadtkarte_tiles::router(state.clone()))
         .merge(stadtkarte_opendata::router(state.clone()))
         .merge(stadtkarte_admin::router(state.clone()))
+        .merge(stadtkarte_maengelmelder::router(state.clone()))
         .merge(stadtkarte_mapviewer::router());
     let config = state.config;
     http::finish(router, &config)
@@ -469,6 +520,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = db::pool(&config.database)?;
     let state = AppState::new(config, pool);
     tokio::spawn(prepare_database(state.clone()));
+    stadtkarte_maengelmelder::tasks::spawn(state.clone());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (server.listen)"))?;
@@ -991,6 +1043,63 @@ async fn append_user_audit(
     Ok(())
 }
 
+async fn privacy(config: &Config, command: PrivacyCommand) -> anyhow::Result<()> {
+    let mut client = connect_and_migrate(config).await?;
+    match command {
+        PrivacyCommand::Export { email } => {
+            let data = stadtkarte_maengelmelder::privacy::export(&**client, &email).await?;
+            println!("{}", serde_json::to_string_pretty(&data)?);
+            Ok(())
+        }
+        PrivacyCommand::Delete { email } => {
+            let tx = client.transaction().await?;
+            let (reports, mails) =
+                stadtkarte_maengelmelder::privacy::delete(&*tx, &email, &cli_actor()).await?;
+            tx.commit().await?;
+            eprintln!("Gelöscht / deleted: Kontaktdaten aus {reports} Meldungen, {mails} E-Mails.");
+            Ok(())
+        }
+    }
+}
+
+async fn maengel(config: &Config, command: MaengelCommand) -> anyhow::Result<()> {
+    use stadtkarte_maengelmelder::open311;
+    let client = connect_and_migrate(config).await?;
+    match command {
+        MaengelCommand::ApiKey(ApiKeyCommand::Add { name }) => {
+            let key = open311::add_key(&**client, &name).await?;
+            eprintln!("API-Schlüssel für {name} (wird nur jetzt angezeigt) / API key, shown once:");
+            println!("{key}");
+        }
+        MaengelCommand::ApiKey(ApiKeyCommand::List) => {
+            for (name, revoked, created) in open311::list_keys(&**client).await? {
+                println!(
+                    "{name:<30} {created} {}",
+                    if revoked {
+                        "widerrufen / revoked"
+                    } else {
+                        "aktiv / active"
+                    }
+                );
+            }
+        }
+        MaengelCommand::ApiKey(ApiKeyCommand::Revoke { name }) => {
+            if !open311::revoke_key(&**client, &name).await? {
+                anyhow::bail!("there is no API key named {name:?}");
+            }
+            eprintln!("Widerrufen / revoked: {name}");
+        }
+        MaengelCommand::Retention => {
+            drop(client);
+            let pool = db::owner_pool(&config.database)?;
+            let state = AppState::new(config.clone(), pool);
+            let n = stadtkarte_maengelmelder::tasks::retention(&state).await?;
+            eprintln!("Kontaktdaten gelöscht / contact data deleted: {n} Meldungen");
+        }
+    }
+    Ok(())
+}
+
 async fn audit_verify(config: &Config) -> anyhow::Result<()> {
     let client = connect_and_migrate(config).await?;
     match audit::verify(&**client).await? {
@@ -1010,21 +1119,8 @@ async fn seed_demo_staff(
     client: &impl stadtkarte_core::tokio_postgres::GenericClient,
     config: &Config,
 ) -> anyhow::Result<Vec<(String, String)>> {
-    const DEPARTMENTS: &[(&str, &str)] = &[
-        ("tiefbau", "Tiefbauamt (Straßen, Beleuchtung)"),
-        ("gruen", "Grünflächen- und Bestattungsamt"),
-        ("ordnung", "Ordnungsamt"),
-        ("abfall", "Eigenbetrieb Abfallwirtschaft"),
-        ("verkehr", "Straßenverkehrsbehörde"),
-    ];
-    for (id, name) in DEPARTMENTS {
-        client
-            .execute(
-                "INSERT INTO auth.departments (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name",
-                &[id, name],
-            )
-            .await?;
-    }
+    // The departments, the Mängelmelder's categories routed to them, and its note templates.
+    stadtkarte_maengelmelder::demo::seed(client).await?;
     let accounts: &[(&str, &str, &[&str])] = &[
         ("admin@koblenz.example", "Demo Administration", &["admin"]),
         (

@@ -47,6 +47,130 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The demo (`stadtkarte demo`).
     pub demo: DemoConfig,
+    /// Outgoing mail.
+    pub mail: MailConfig,
+    /// The Mängelmelder (defect reports, Open311).
+    pub maengel: MaengelConfig,
+}
+
+/// `[maengel]`: the defect reporter.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaengelConfig {
+    /// The collection whose polygons are the city's districts; together they are the area in
+    /// which reports are accepted.
+    pub districts_collection: String,
+    /// Its column with the district's name.
+    pub district_name_column: String,
+    /// The collection with the city's addresses (the address search, the no-JavaScript form).
+    pub addresses_collection: String,
+    /// Its street column.
+    pub street_column: String,
+    /// Its house-number column.
+    pub number_column: String,
+    /// Largest photo file in bytes.
+    pub photo_max_bytes: usize,
+    /// Largest photo in megapixels (checked from the header, before decoding).
+    pub photo_max_megapixels: u32,
+    /// Photos processed at once (decoding and encoding, off the async workers).
+    pub photo_workers: usize,
+    /// Long edge of the displayed photo in pixels.
+    pub photo_display_edge: u32,
+    /// Long edge of the thumbnail in pixels.
+    pub photo_thumb_edge: u32,
+    /// Days after closing after which contact data and internal originals are deleted.
+    pub retention_days: u32,
+    /// "Schon gemeldet?": open reports of the same category within this many metres …
+    pub nearby_metres: f64,
+    /// … reported within this many days.
+    pub nearby_days: u32,
+    /// Seconds a person needs at least to fill the form (faster is refused as automated).
+    pub min_fill_secs: i64,
+    /// Reports per client (salted daily hash of the address) and hour.
+    pub reports_per_client_hour: u32,
+    /// Reports per e-mail address and day.
+    pub reports_per_email_day: u32,
+    /// Open311 POSTs per API key and minute.
+    pub reports_per_api_key_minute: u32,
+    /// Open311 `jurisdiction_id` (empty: none; the server then accepts requests without one).
+    pub jurisdiction_id: String,
+    /// Open311 discovery: where people ask questions about the API.
+    pub open311_contact: String,
+    /// Open311 discovery: how to get an API key.
+    pub open311_key_service: String,
+    /// Hour of the day (Europe/Berlin) when departments get their daily digest.
+    pub digest_hour: u32,
+}
+
+impl Default for MaengelConfig {
+    fn default() -> Self {
+        Self {
+            districts_collection: "stadtteile".to_owned(),
+            district_name_column: "name".to_owned(),
+            addresses_collection: "gebaeude".to_owned(),
+            street_column: "strasse".to_owned(),
+            number_column: "hausnummer".to_owned(),
+            photo_max_bytes: 20 * 1024 * 1024,
+            photo_max_megapixels: 50,
+            photo_workers: 2,
+            photo_display_edge: 2048,
+            photo_thumb_edge: 320,
+            retention_days: 90,
+            nearby_metres: 50.0,
+            nearby_days: 30,
+            min_fill_secs: 3,
+            reports_per_client_hour: 20,
+            reports_per_email_day: 20,
+            reports_per_api_key_minute: 600,
+            jurisdiction_id: String::new(),
+            open311_contact: "Stadtverwaltung, opendata@koblenz.example".to_owned(),
+            open311_key_service: "API-Schlüssel für eigene Anwendungen gibt die Stadtverwaltung aus: opendata@koblenz.example".to_owned(),
+            digest_hour: 7,
+        }
+    }
+}
+
+/// `[mail]`: the outboxes' sender.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// Send mail; `false` keeps it in the outboxes (shown to admins at /admin/postausgang).
+    pub enabled: bool,
+    /// SMTP server.
+    pub smtp_host: String,
+    /// Its port.
+    pub smtp_port: u16,
+    /// `none` (plain, only for a server on this machine), `starttls` or `tls`.
+    pub smtp_tls: String,
+    /// User name (empty: no authentication).
+    pub smtp_user: String,
+    /// Password (better: `STADTKARTE_MAIL__SMTP_PASSWORD`).
+    pub smtp_password: String,
+    /// Sender address.
+    pub from: String,
+    /// Seconds between two rounds of the sender.
+    pub interval_secs: u64,
+    /// Days sent mail is kept before it is deleted.
+    pub keep_sent_days: u64,
+    /// Seconds before the first retry of a failed mail (doubling up to an hour).
+    pub retry_base_secs: u32,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            smtp_host: "127.0.0.1".to_owned(),
+            smtp_port: 25,
+            smtp_tls: "none".to_owned(),
+            smtp_user: String::new(),
+            smtp_password: String::new(),
+            from: "Stadtkarte <noreply@koblenz.example>".to_owned(),
+            interval_secs: 5,
+            keep_sent_days: 7,
+            retry_base_secs: 30,
+        }
+    }
 }
 
 /// `[demo]`
@@ -515,6 +639,24 @@ impl Config {
             return Err(ConfigError::BadValue {
                 key: "database.pool_size",
                 reason: "must be at least 1".to_owned(),
+            });
+        }
+        if !["none", "starttls", "tls"].contains(&self.mail.smtp_tls.as_str()) {
+            return Err(ConfigError::BadValue {
+                key: "mail.smtp_tls",
+                reason: "must be none, starttls or tls".to_owned(),
+            });
+        }
+        if self.maengel.digest_hour > 23 {
+            return Err(ConfigError::BadValue {
+                key: "maengel.digest_hour",
+                reason: "must be an hour of the day, 0 to 23".to_owned(),
+            });
+        }
+        if self.maengel.photo_workers == 0 || self.maengel.photo_max_megapixels == 0 {
+            return Err(ConfigError::BadValue {
+                key: "maengel.photo_workers",
+                reason: "photo_workers and photo_max_megapixels must be at least 1".to_owned(),
             });
         }
         if !(1..=100).contains(&self.imagery.quality) {

@@ -45,6 +45,7 @@ pub static MIGRATIONS: &[Migration] = migrations![
     9 => "0009_auth.sql",
     10 => "0010_audit_chain.sql",
     11 => "0011_server_role.sql",
+    12 => "0012_maengel.sql",
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises migration runs.

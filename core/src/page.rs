@@ -95,6 +95,8 @@ pub enum Section {
     OpenData,
     /// The OGC API pages (`/collections`, `/conformance`, `/api`).
     Api,
+    /// The Mängelmelder (`/maengel`).
+    Maengel,
     /// Anything else (the start page, the legal pages, problems).
     Other,
 }
@@ -113,6 +115,8 @@ impl Section {
             Self::OpenData
         } else if under("/collections") || under("/conformance") || under("/api") {
             Self::Api
+        } else if under("/maengel") {
+            Self::Maengel
         } else {
             Self::Other
         }

@@ -16,6 +16,8 @@ use axum::routing::get;
 
 static APP_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/app.js"));
 static APP_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/app.css"));
+static MELDEN_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/melden.js"));
+static MELDEN_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/melden.css"));
 static LICENCES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lizenzen.txt"));
 const INDEX: &str = include_str!("../web/src/index.html");
 
@@ -36,6 +38,16 @@ static CSS: Asset = Asset {
     media: "text/css; charset=utf-8",
     gzip: OnceLock::new(),
 };
+static MELDEN_SCRIPT: Asset = Asset {
+    bytes: MELDEN_JS,
+    media: "text/javascript; charset=utf-8",
+    gzip: OnceLock::new(),
+};
+static MELDEN_STYLE: Asset = Asset {
+    bytes: MELDEN_CSS,
+    media: "text/css; charset=utf-8",
+    gzip: OnceLock::new(),
+};
 static TXT: Asset = Asset {
     bytes: LICENCES,
     media: "text/plain; charset=utf-8",
@@ -49,12 +61,30 @@ pub fn version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
     VERSION.get_or_init(|| {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in APP_JS.iter().chain(APP_CSS).chain(INDEX.as_bytes()) {
+        for byte in APP_JS
+            .iter()
+            .chain(APP_CSS)
+            .chain(MELDEN_JS)
+            .chain(MELDEN_CSS)
+            .chain(INDEX.as_bytes())
+        {
             hash ^= u64::from(*byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
         format!("{hash:016x}")[..12].to_owned()
     })
+}
+
+/// The versioned address of the Mängelmelder's map script (its pages load it).
+#[must_use]
+pub fn melden_script_url() -> String {
+    format!("/map/melden.js?v={}", version())
+}
+
+/// The versioned address of its stylesheet.
+#[must_use]
+pub fn melden_stylesheet_url() -> String {
+    format!("/map/melden.css?v={}", version())
 }
 
 fn html() -> &'static Asset {
@@ -122,6 +152,14 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/map/app.css",
             get(|h: HeaderMap| async move { serve(&CSS, &h, true) }),
+        )
+        .route(
+            "/map/melden.js",
+            get(|h: HeaderMap| async move { serve(&MELDEN_SCRIPT, &h, true) }),
+        )
+        .route(
+            "/map/melden.css",
+            get(|h: HeaderMap| async move { serve(&MELDEN_STYLE, &h, true) }),
         )
         .route(
             "/map/lizenzen.txt",

@@ -10,7 +10,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(process.argv[2] || path.join(here, "dist"));
 
 await esbuild.build({
-  entryPoints: { app: path.join(here, "src", "app.js") },
+  entryPoints: { app: path.join(here, "src", "app.js"), melden: path.join(here, "src", "melden.js") },
   bundle: true,
   minify: true,
   format: "esm",

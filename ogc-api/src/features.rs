@@ -140,6 +140,11 @@ fn conditions(
     if let Some(bbox) = &request.bbox {
         let mut boxes = Vec::new();
         for b in &bbox.boxes {
+            // Parameters only where they are used: an empty collection has no extent to clip to.
+            if bbox.crs.srid != storage && schema.collection.extent_crs84.is_none() {
+                boxes.push("FALSE".to_owned());
+                continue;
+            }
             let [x1, y1, x2, y2] = b.map(|v| sql.param(Param::Float(v)));
             let envelope = format!("ST_MakeEnvelope({x1}, {y1}, {x2}, {y2}, {})", bbox.crs.srid);
             if bbox.crs.srid == storage {

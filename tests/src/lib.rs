@@ -286,13 +286,14 @@ pub fn config_for(url: &str) -> Config {
     config
 }
 
-/// A database with the demo city at scale 1 (seed 1), shared by every test of the run that
-/// only reads it.
-pub fn demo_database() -> &'static str {
-    static DEMO: OnceLock<String> = OnceLock::new();
-    DEMO.get_or_init(|| {
+/// The demo city at scale 1 (seed 1) with the Mängelmelder's demo departments and categories,
+/// loaded once per run into a database that nobody connects to afterwards: a template for
+/// [`demo_database`] and [`demo_copy`].
+fn demo_template() -> &'static str {
+    static TPL: OnceLock<String> = OnceLock::new();
+    TPL.get_or_init(|| {
         let cluster = shared_cluster();
-        let url = cluster.url("demo_city");
+        let url = cluster.url("demo_tpl");
         let admin = cluster.url("postgres");
         let target = url.clone();
         std::thread::spawn(move || {
@@ -303,7 +304,7 @@ pub fn demo_database() -> &'static str {
             rt.block_on(async {
                 connect(&admin)
                     .await
-                    .batch_execute(&format!("CREATE DATABASE demo_city TEMPLATE {TEMPLATE}"))
+                    .batch_execute(&format!("CREATE DATABASE demo_tpl TEMPLATE {TEMPLATE}"))
                     .await
                     .expect("create demo database");
                 let mut client = connect(&target).await;
@@ -314,12 +315,78 @@ pub fn demo_database() -> &'static str {
                 )
                 .await
                 .expect("demo city");
+                stadtkarte_maengelmelder::demo::seed(&client)
+                    .await
+                    .expect("demo categories");
             });
         })
         .join()
         .expect("loading the demo city panicked");
+        "demo_tpl".to_owned()
+    })
+}
+
+/// Creates database `name` as a copy of [`demo_template`] (retrying while the template's last
+/// connection is still closing).
+async fn copy_demo(name: &str) {
+    let template = demo_template();
+    let admin = connect(&shared_cluster().url("postgres")).await;
+    let started = std::time::Instant::now();
+    loop {
+        match admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY"
+            ))
+            .await
+        {
+            Ok(()) => return,
+            Err(e) if started.elapsed() < Duration::from_secs(20) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("cannot copy the demo city into {name}: {e}"),
+        }
+    }
+}
+
+/// A database with the demo city at scale 1 (seed 1), shared by every test of the run that
+/// only reads it.
+pub fn demo_database() -> &'static str {
+    static DEMO: OnceLock<String> = OnceLock::new();
+    DEMO.get_or_init(|| {
+        let url = shared_cluster().url("demo_city");
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(copy_demo("demo_city"));
+        })
+        .join()
+        .expect("copying the demo city panicked");
         url
     })
+}
+
+/// A database of its own with the demo city (and the Mängelmelder's demo categories), for a
+/// test that changes data.
+pub async fn demo_copy() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let name = format!("demo_copy_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    tokio::task::spawn_blocking(demo_template)
+        .await
+        .expect("demo template");
+    copy_demo(&name).await;
+    shared_cluster().url(&name)
+}
+
+/// The application over a database of its own with the demo city and the Mängelmelder's demo
+/// categories, with `tweak` applied to the configuration.
+pub async fn maengel_app(tweak: impl FnOnce(&mut Config)) -> (Router, AppState) {
+    let mut config = config_for(&demo_copy().await);
+    config.maengel.min_fill_secs = 0;
+    tweak(&mut config);
+    app_with(config).await
 }
 
 /// A folder of the shared sample data (`../shared/data/{name}` next to the clone, or
@@ -695,5 +762,85 @@ impl ServerProcess {
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
+    }
+}
+
+/// A real SMTP server for a test: Debian's `aiosmtpd` (`/usr/bin/python3 -m aiosmtpd`) on
+/// 127.0.0.1:`port`, keeping every message in a maildir; killed when dropped.
+#[derive(Debug)]
+pub struct SmtpServer {
+    /// The server process.
+    pub process: KillOnDrop,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    /// Starts the server and waits until it accepts connections.
+    #[must_use]
+    pub fn start(port: u16) -> Self {
+        let dir = tempfile::tempdir().expect("maildir");
+        let process = Command::new("/usr/bin/python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir.path().join("mail"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start aiosmtpd (Debian package python3-aiosmtpd)");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "aiosmtpd did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            process: KillOnDrop(process),
+            dir,
+        }
+    }
+
+    /// Every message received so far, decoded (headers and text), as Python's `email` reads it.
+    #[must_use]
+    pub fn messages(&self) -> Vec<String> {
+        let script = r#"
+import json, mailbox, sys
+box = mailbox.Maildir(sys.argv[1], create=False)
+out = []
+for key in sorted(box.keys()):
+    m = box[key]
+    body = m.get_payload(decode=True) or b""
+    text = "".join(f"{k}: {v}\n" for k, v in m.items())
+    out.append(text + "\n" + body.decode(m.get_content_charset() or "utf-8", "replace"))
+print(json.dumps(out))
+"#;
+        let out = Command::new("/usr/bin/python3")
+            .arg("-c")
+            .arg(script)
+            .arg(self.dir.path().join("mail"))
+            .output()
+            .expect("python3");
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    }
+
+    /// Waits until a message to `recipient` has arrived; returns it.
+    #[must_use]
+    pub fn wait_for(&self, recipient: &str, timeout: Duration) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(m) = self.messages().into_iter().find(|m| {
+                m.lines()
+                    .any(|l| l.starts_with("To:") && l.contains(recipient))
+            }) {
+                return m;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "no mail to {recipient} arrived within {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }

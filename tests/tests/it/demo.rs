@@ -137,7 +137,24 @@ async fn scale_one_is_a_plausible_koblenz() {
     let ids: Vec<&str> = collections.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["gebaeude", "gewaesser", "poi", "stadtteile", "strassen"]
+        [
+            "gebaeude",
+            "gewaesser",
+            "maengel",
+            "poi",
+            "stadtteile",
+            "strassen"
+        ]
+    );
+    // The Mängelmelder's collection starts empty, under its own licence (Zero).
+    let (reports, collections): (Vec<_>, Vec<_>) =
+        collections.into_iter().partition(|c| c.id == "maengel");
+    assert!(matches!(reports[0].feature_count, None | Some(0)), "a live view: no stored count");
+    assert!(reports[0].extent_crs84.is_none());
+    assert!(
+        reports[0].license.contains("Zero"),
+        "{}",
+        reports[0].license
     );
     for c in &collections {
         assert_eq!(c.license, LICENSE);
@@ -194,7 +211,7 @@ async fn the_same_seed_gives_the_same_city_and_reloading_replaces_it() {
         scalar_i64(&client, "SELECT count(*) FROM data.gebaeude").await,
         i64::try_from(other.buildings).unwrap()
     );
-    assert_eq!(catalog::list(&client).await.unwrap().len(), 5);
+    assert_eq!(catalog::list(&client).await.unwrap().len(), 6);
 }
 
 #[tokio::test]
@@ -205,7 +222,13 @@ async fn a_bad_scale_changes_nothing() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("--scale"), "{err}");
-    assert!(catalog::list(&client).await.unwrap().is_empty());
+    let left: Vec<String> = catalog::list(&client)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, ["maengel"], "only the Mängelmelder's own collection");
 }
 
 #[tokio::test]
