@@ -17,7 +17,10 @@ fn run(command: &mut Command, what: &str) -> Result<(), String> {
 }
 
 fn main() -> Result<(), String> {
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    // From the environment of this run, not compiled in: a build script binary may be reused
+    // from a clone elsewhere that shares the target folder.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?;
+    let web = Path::new(&manifest).join("web");
     for path in ["src", "build.mjs", "package.json", "package-lock.json"] {
         println!("cargo:rerun-if-changed=web/{path}");
     }

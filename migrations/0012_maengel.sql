@@ -223,14 +223,32 @@ COMMENT ON COLUMN maengel.public_reports.updated_at IS 'Geändert am';
 COMMENT ON COLUMN maengel.public_reports.closed_at IS 'Abgeschlossen am';
 
 -- The tile server hears of every change of a report (the view itself cannot carry triggers).
+-- The collection's extent grows with the reports (the tiles draw nothing outside it): when a
+-- report lies outside, the extent is widened and the whole collection announced as changed.
+-- SECURITY DEFINER: the server's role may not write the catalog itself.
 CREATE FUNCTION maengel.notify_tiles() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     b box2d;
     b2 box2d;
+    e float8[];
+    grown box2d;
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         SELECT ST_Extent(ST_Transform(geom, 4326)) INTO b FROM new_rows;
+        IF b IS NOT NULL THEN
+            SELECT extent_crs84 INTO e FROM catalog.collections WHERE id = 'maengel';
+            IF e IS NULL OR ST_XMin(b) < e[1] OR ST_YMin(b) < e[2] OR ST_XMax(b) > e[3] OR ST_YMax(b) > e[4] THEN
+                grown := CASE WHEN e IS NULL THEN b
+                    ELSE box2d(ST_Collect(b::geometry, ST_MakeEnvelope(e[1], e[2], e[3], e[4], 4326))) END;
+                UPDATE catalog.collections
+                   SET extent_crs84 = ARRAY[ST_XMin(grown), ST_YMin(grown), ST_XMax(grown), ST_YMax(grown)],
+                       updated_at = now()
+                 WHERE id = 'maengel';
+                PERFORM pg_notify('stadtkarte_tiles', json_build_object('collection', 'maengel')::text);
+                RETURN NULL;
+            END IF;
+        END IF;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         SELECT ST_Extent(ST_Transform(geom, 4326)) INTO b2 FROM old_rows;

@@ -585,7 +585,9 @@ async fn load_demo(config: &Config, options: DemoOptions) -> anyhow::Result<()> 
     );
     let summary = demo::load(&mut client, options, |line| eprintln!("{line}")).await?;
     let tx = client.transaction().await?;
-    let datasets = registry::fill_demo(&*tx, &dataset_defaults(config)).await?;
+    let mut datasets = registry::fill_demo(&*tx, &dataset_defaults(config)).await?;
+    registry::link_maengel(&*tx, &dataset_defaults(config)).await?;
+    datasets += 1;
     let staff = seed_demo_staff(&*tx, config).await?;
     tx.commit().await?;
     eprintln!(

@@ -712,6 +712,57 @@ pub async fn fill_demo(
     Ok(entries.len())
 }
 
+/// Id of the dataset of the Mängelmelder's reports.
+pub const MAENGEL: &str = "maengelmeldungen";
+
+/// Creates or replaces the dataset [`MAENGEL`] ("Mängelmeldungen"): the public reports of the
+/// Mängelmelder (collection `maengel`, the view without any personal data), daily, under
+/// "Zero".
+pub async fn link_maengel(
+    client: &impl GenericClient,
+    defaults: &Defaults,
+) -> Result<(), RegistryError> {
+    client
+        .execute("DELETE FROM catalog.datasets WHERE id = $1", &[&MAENGEL])
+        .await
+        .map_err(DbError::query("replacing the dataset of defect reports"))?;
+    let input = DatasetInput {
+        title: Some("Mängelmeldungen".to_owned()),
+        title_en: Some("Reported defects".to_owned()),
+        description: Some(
+            "Von Bürgerinnen und Bürgern gemeldete Mängel im öffentlichen Raum (Straßenschäden, \
+             defekte Beleuchtung, illegale Ablagerungen …) mit Kategorie, Ort, Stadtteil, Status \
+             und Bearbeitungsverlauf. Ohne personenbezogene Daten; Beschreibungen erst nach \
+             Freigabe durch die Verwaltung."
+                .to_owned(),
+        ),
+        description_en: Some(
+            "Defects in public space reported by citizens (road damage, broken street lights, \
+             illegal dumping …) with category, place, district, status and progress. No personal \
+             data; descriptions only once released by the city."
+                .to_owned(),
+        ),
+        keywords: Some(
+            [
+                "Mängelmelder",
+                "Open311",
+                "Bürgerbeteiligung",
+                "Straßenschäden",
+            ]
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect(),
+        ),
+        themes: Some(vec!["GOVE".to_owned(), "TRAN".to_owned()]),
+        license: Some("dl-zero-de/2.0".to_owned()),
+        accrual_periodicity: Some("DAILY".to_owned()),
+        collections: Some(vec!["maengel".to_owned()]),
+        ..DatasetInput::default()
+    };
+    add(client, MAENGEL, &input, defaults, "stadtkarte demo").await?;
+    Ok(())
+}
+
 /// Id of the demo dataset of aerial imagery.
 pub const DEMO_IMAGERY: &str = "luftbilder";
 

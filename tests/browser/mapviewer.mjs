@@ -4,7 +4,7 @@
 //   node mapviewer.mjs BASE_URL SCENARIO_JSON
 //
 // SCENARIO_JSON: {"center":[lon,lat], "zoom":z, "newEpoch":"id", "oldEpoch":"id",
-//   "plan":{"lon":..,"lat":..}, "street":"Name", "streetBbox":[w,s,e,n]}
+//   "plan":{"lon":..,"lat":..}, "street":"Name", "streetBbox":[w,s,e,n], "reports":{"lon":..,"lat":..}}
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -98,6 +98,40 @@ try {
   await page.click("#layer-gebaeude");
   await idle(page);
   out.steps.toggle = { before, off, after: await rendered(page, "gebaeude-fill"), hash: await page.evaluate(() => location.hash) };
+
+  // 2b. The Mängelmelder's reports: off at first; shown, they are clustered at city zoom and
+  // points coloured by status up close; a click names the report and links its page.
+  if (scenario.reports) {
+    const { lon: rlon, lat: rlat } = scenario.reports;
+    const rp = await open(`${base}/map#karte=12/${rlat}/${rlon}`);
+    const hidden = await rp.evaluate(() => window.stadtkarte.map.getLayoutProperty("maengel-point", "visibility"));
+    await rp.click("#layer-maengel");
+    await rp.waitForFunction(() => window.stadtkarte.map.isSourceLoaded("v-maengel"), null, { timeout: 20000 });
+    await idle(rp);
+    const clusters = await rendered(rp, "maengel-cluster");
+    await rp.evaluate(([x, y]) => window.stadtkarte.map.jumpTo({ center: [x, y], zoom: 19 }), [rlon, rlat]);
+    await idle(rp);
+    await rp.waitForTimeout(500);
+    const points = await rendered(rp, "maengel-point");
+    const colours = await rp.evaluate(() => [...new Set(window.stadtkarte.map.queryRenderedFeatures({ layers: ["maengel-point"] })
+      .map((f) => f.properties.status))]);
+    const at = await rp.evaluate(() => {
+      const m = window.stadtkarte.map;
+      const f = m.queryRenderedFeatures({ layers: ["maengel-point"] })[0];
+      return f ? m.project(f.geometry.coordinates) : null;
+    });
+    let info = null, link = null;
+    if (at) {
+      const b = await rp.locator("#map").boundingBox();
+      await rp.mouse.click(b.x + at.x, b.y + at.y);
+      await rp.waitForSelector("#info:not([hidden])", { timeout: 10000 });
+      await rp.waitForSelector('#info a[href^="/maengel/"]', { timeout: 10000 }).catch(() => null);
+      info = await rp.locator("#info").innerText();
+      link = await rp.locator('#info a[href^="/maengel/"]').first().getAttribute("href").catch(() => null);
+    }
+    out.steps.reports = { hidden, clusters, points, colours, info, link, errors: rp.errors.slice() };
+    await rp.close();
+  }
 
   // 3. Clicking a building opens its attributes.
   const target = await page.evaluate(() => {

@@ -19,7 +19,8 @@ const TEXT = {
     licences: "Lizenzen der Kartensoftware", text: "Karte als Text: Objekte im Ausschnitt", "text.none": "Keine benannten Objekte im Ausschnitt.",
     "map.label": "Karte", swipe: "Trennlinie zwischen den Jahrgängen (Pfeiltasten verschieben)", "info.label": "Objektinformation", close: "Schließen",
     opacity: "Deckkraft", show: "anzeigen", "in.api": "Dieses Objekt in der OGC API", "group.city": "Stadt", "group.plans": "Planung",
-    "group.more": "Weitere Daten", plan: "Bebauungsplan", zoning: "Festsetzungen an dieser Stelle", "zoning.none": "Keine Baugebietsfläche an dieser Stelle.",
+    "group.more": "Weitere Daten", "group.reports": "Mängelmelder", "report.open": "Meldung ansehen", "report.new": "Mangel melden",
+    "report.legend.open": "offen", "report.legend.work": "in Bearbeitung", "report.legend.done": "erledigt", "report.legend.closed": "anders abgeschlossen", plan: "Bebauungsplan", zoning: "Festsetzungen an dieser Stelle", "zoning.none": "Keine Baugebietsfläche an dieser Stelle.",
     documents: "Planunterlagen", "documents.none": "Keine Planunterlagen hinterlegt.", grayscale: "Graustufen", colour: "Farbe",
     "kind.stadtteile": "Stadtteil", "kind.strassen": "Straße", "kind.poi": "Ort", "kind.bebauungsplaene": "Bebauungsplan",
     "kind.gebaeude": "Gebäude", loading: "Lädt …", error: "Die Karte konnte nicht geladen werden:",
@@ -38,7 +39,8 @@ const TEXT = {
     licences: "Licences of the map software", text: "Map as text: features in view", "text.none": "No named features in view.",
     "map.label": "Map", swipe: "Divider between the years (arrow keys move it)", "info.label": "Feature information", close: "Close",
     opacity: "Opacity", show: "show", "in.api": "This feature in the OGC API", "group.city": "City", "group.plans": "Planning",
-    "group.more": "More data", plan: "Development plan", zoning: "Zoning at this place", "zoning.none": "No building zone at this place.",
+    "group.more": "More data", "group.reports": "Defect reports", "report.open": "View the report", "report.new": "Report a problem",
+    "report.legend.open": "open", "report.legend.work": "in progress", "report.legend.done": "fixed", "report.legend.closed": "closed otherwise", plan: "Development plan", zoning: "Zoning at this place", "zoning.none": "No building zone at this place.",
     documents: "Plan documents", "documents.none": "No plan documents.", grayscale: "greyscale", colour: "colour",
     "kind.stadtteile": "District", "kind.strassen": "Street", "kind.poi": "Place", "kind.bebauungsplaene": "Development plan",
     "kind.gebaeude": "Building", loading: "Loading …", error: "The map could not be loaded:",
@@ -94,6 +96,12 @@ const ZONES = [
   ["WR", "#f7e48b"], ["WA", "#f4c542"], ["WB", "#e8a93c"], ["MI", "#d99a5b"], ["MU", "#c98a4b"], ["MK", "#c4755a"],
   ["GE", "#b0a2c8"], ["GI", "#8f7fb5"], ["SO", "#f2a7c3"],
 ];
+
+// The Mängelmelder's status colours (as on its own pages).
+const REPORT_COLOURS = {
+  eingegangen: "#b3261e", geprueft: "#b3261e", in_bearbeitung: "#8a6d00", erledigt: "#1e7a34",
+  nicht_loesbar: "#555555", duplikat: "#555555", abgelehnt: "#555555",
+};
 
 const STYLES = {
   stadtteile: {
@@ -154,6 +162,23 @@ const STYLES = {
     layers: (src) => [
       { id: "baugebiete-fill", type: "fill", source: src, "source-layer": "baugebiete",
         paint: { "fill-color": ["match", ["get", "allg_art"], ...ZONES.flat(), "#e0d6a8"], "fill-opacity": 0.55, "fill-outline-color": "#7a5c00" } },
+    ],
+    labels: () => [],
+  },
+  // The Mängelmelder's released reports: GeoJSON (not tiles) so that they cluster at low zoom;
+  // coloured by status; refreshed every half minute.
+  maengel: {
+    group: "reports",
+    source: () => ({ type: "geojson", data: `${location.origin}/maengel/karte.geojson?lang=${lang}`, cluster: true, clusterRadius: 40, clusterMaxZoom: 15 }),
+    legend: [["point", "#b3261e", "#ffffff"], ["point", "#8a6d00", "#ffffff"], ["point", "#1e7a34", "#ffffff"], ["point", "#555555", "#ffffff"]],
+    legendText: ["report.legend.open", "report.legend.work", "report.legend.done", "report.legend.closed"],
+    layers: (src) => [
+      { id: "maengel-cluster", type: "circle", source: src, filter: ["has", "point_count"],
+        paint: { "circle-color": "#0b4f8a", "circle-opacity": 0.85, "circle-stroke-color": "#ffffff", "circle-stroke-width": 2,
+          "circle-radius": ["step", ["get", "point_count"], 12, 10, 16, 50, 22, 200, 28] } },
+      { id: "maengel-point", type: "circle", source: src, filter: ["!", ["has", "point_count"]],
+        paint: { "circle-color": ["match", ["get", "status"], ...Object.entries(REPORT_COLOURS).flat(), "#b3261e"],
+          "circle-radius": 7, "circle-stroke-color": "#ffffff", "circle-stroke-width": 2 } },
     ],
     labels: () => [],
   },
@@ -231,7 +256,7 @@ async function loadCatalog() {
     .filter((c) => c.itemType === "feature" && c.links.some((l) => l.rel.endsWith("tilesets-vector")))
     .map((c) => ({ id: c.id, title: c.title, attribution: c.attribution || "", license: c.license || "", style: STYLES[c.id] || genericStyle(c.id, generic++) }))
     .sort((a, b) => {
-      const groups = ["city", "plans", "more"];
+      const groups = ["city", "plans", "reports", "more"];
       const ia = ORDER.indexOf(a.id), ib = ORDER.indexOf(b.id);
       return groups.indexOf(a.style.group) - groups.indexOf(b.style.group)
         || (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.title.localeCompare(b.title);
@@ -263,7 +288,7 @@ function buildStyle(base) {
   const sources = {}, below = [], labels = [];
   for (const c of state.collections) {
     const src = `v-${c.id}`;
-    sources[src] = { type: "vector", url: `${location.origin}/tiles/${c.id}` };
+    sources[src] = c.style.source ? c.style.source() : { type: "vector", url: `${location.origin}/tiles/${c.id}` };
     const vis = state.visible.has(c.id) ? "visible" : "none";
     for (const [list, make] of [[below, c.style.layers], [labels, c.style.labels]]) {
       for (const layer of make(src)) {
@@ -345,6 +370,11 @@ map = new maplibregl.Map({
   },
 });
 window.stadtkarte = { map, state, get map2() { return map2; } };
+// New and changed reports appear without a reload (while the layer is shown).
+setInterval(() => {
+  if (!state.visible.has("maengel")) return;
+  for (const m of [map, map2]) m?.getSource("v-maengel")?.setData(`${location.origin}/maengel/karte.geojson?lang=${lang}`);
+}, 30000);
 map.addControl(new maplibregl.NavigationControl({ visualizePitch: false }), "top-right");
 map.addControl(new maplibregl.GeolocateControl({ positionOptions: { enableHighAccuracy: true }, trackUserLocation: false }), "top-right");
 map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
@@ -413,7 +443,7 @@ function buildPanel() {
     const legend = c.style.legendText
       ? el("ul", { class: "legend" }, c.style.legendText.map((text, i) => {
         const [k, f, s] = c.style.legend[i];
-        return el("li", {}, el("span", { class: `swatch ${k}`, "aria-hidden": "true", style: `background:${f};border-color:${s || f}` }), text);
+        return el("li", {}, el("span", { class: `swatch ${k}`, "aria-hidden": "true", style: `background:${f};border-color:${s || f}` }), t(text));
       }))
       : null;
     list.append(el("div", { class: "layer" },
@@ -538,6 +568,12 @@ async function openFeature(collection, id, lngLat) {
     showInfo(...await planInfo(feature, lngLat), api);
     return;
   }
+  if (collection === "maengel") {
+    // A report: its own page tells the story (history, photos); the API link stays.
+    const page = el("p", {}, el("a", { href: `/maengel/${encodeURIComponent(id)}?lang=${lang}` }, t("report.open")));
+    showInfo(el("h2", {}, `Nr. ${id}: ${p.category_title || ""}`), el("p", {}, p.address || ""), page, api);
+    return;
+  }
   const title = p.name || p.strasse && `${p.strasse} ${p.hausnummer || ""}`.trim() || `${c ? c.title : collection} ${id}`;
   const titles = await titlesOf(collection);
   const rows = Object.entries(p).filter(([k]) => !HIDDEN_PROPS.has(k)).map(([k, v]) => [titles[k] || k, v]);
@@ -593,12 +629,20 @@ async function planInfo(feature, lngLat) {
 }
 
 map.on("click", (ev) => {
+  // A cluster of reports opens up.
+  const cluster = map.getLayer("maengel-cluster") && map.getLayoutProperty("maengel-cluster", "visibility") !== "none"
+    ? map.queryRenderedFeatures(ev.point, { layers: ["maengel-cluster"] })[0] : null;
+  if (cluster) {
+    map.getSource("v-maengel").getClusterExpansionZoom(cluster.properties.cluster_id)
+      .then((zoom) => map.easeTo({ center: cluster.geometry.coordinates, zoom }));
+    return;
+  }
   const layers = map.getStyle().layers.filter((l) => l.metadata?.collection && l.layout?.visibility !== "none").map((l) => l.id);
   const hits = map.queryRenderedFeatures(ev.point, { layers })
     .map((f) => { if (f.id == null && f.properties.id != null) f.id = f.properties.id; return f; })
     .filter((f) => f.id != null);
   // Prefer the most specific: points, then buildings/zones, then plans, districts last.
-  const rank = (f) => ["poi", "gebaeude", "strassen", "baugebiete", "bebauungsplaene", "gewaesser", "stadtteile"].indexOf(f.layer.metadata.collection);
+  const rank = (f) => ["maengel", "poi", "gebaeude", "strassen", "baugebiete", "bebauungsplaene", "gewaesser", "stadtteile"].indexOf(f.layer.metadata.collection);
   const plan = hits.find((f) => f.layer.metadata.collection === "bebauungsplaene");
   const best = hits.filter((f) => f.layer.metadata.collection !== "stadtteile" || hits.length === 1).sort((a, b) => (rank(a) + 100) % 100 - (rank(b) + 100) % 100)[0];
   const chosen = plan && (!best || ["bebauungsplaene", "baugebiete", "stadtteile", "gewaesser"].includes(best.layer.metadata.collection)) ? plan : best;

@@ -149,7 +149,10 @@ async fn scale_one_is_a_plausible_koblenz() {
     // The Mängelmelder's collection starts empty, under its own licence (Zero).
     let (reports, collections): (Vec<_>, Vec<_>) =
         collections.into_iter().partition(|c| c.id == "maengel");
-    assert!(matches!(reports[0].feature_count, None | Some(0)), "a live view: no stored count");
+    assert!(
+        matches!(reports[0].feature_count, None | Some(0)),
+        "a live view: no stored count"
+    );
     assert!(reports[0].extent_crs84.is_none());
     assert!(
         reports[0].license.contains("Zero"),

@@ -103,8 +103,23 @@ async fn a_citizen_uses_the_map() {
     let street_name: String = street.get(0);
     let street_bbox: [f64; 4] = [street.get(1), street.get(2), street.get(3), street.get(4)];
 
+    // Twenty released reports within a few metres of each other (one of them done), for the
+    // Mängelmelder's layer.
+    client
+        .batch_execute(&format!(
+            "DELETE FROM maengel.reports;
+             INSERT INTO maengel.reports (category, status, description, released_at, geom, secret, token)
+             SELECT 'beleuchtung', CASE WHEN i = 1 THEN 'erledigt' ELSE 'eingegangen' END, 'Laterne ' || i,
+                    now() - interval '1 minute',
+                    ST_Transform(ST_SetSRID(ST_MakePoint({plan_lon} + i * 0.00002, {plan_lat}), 4326), 25832),
+                    'geheim-karte-' || i, 'token-karte-' || i
+             FROM generate_series(1, 20) i;"
+        ))
+        .await
+        .unwrap();
     let port = serve(app).await;
     let scenario = json!({
+        "reports": {"lon": plan_lon + 0.0002, "lat": plan_lat},
         "center": [lon, lat], "zoom": 17, "newEpoch": "luftbild-2023", "oldEpoch": "luftbild-1958",
         "plan": {"lon": plan_lon, "lat": plan_lat}, "street": street_name, "streetBbox": street_bbox,
     });
@@ -139,6 +154,24 @@ async fn a_citizen_uses_the_map() {
     assert!(before > 10, "{}", s["toggle"]);
     assert_eq!(s["toggle"]["off"], 0);
     assert_eq!(s["toggle"]["after"].as_i64().unwrap(), before);
+
+    // The Mängelmelder's layer: off at first, clustered at city zoom, points by status up close,
+    // a click links the report's page.
+    let r = &s["reports"];
+    assert_eq!(r["hidden"], "none", "{r}");
+    assert!(r["clusters"].as_i64().unwrap() >= 1, "{r}");
+    assert!(r["points"].as_i64().unwrap() >= 10, "{r}");
+    let colours = r["colours"].as_array().unwrap();
+    assert!(
+        colours.contains(&json!("erledigt")) && colours.contains(&json!("eingegangen")),
+        "{r}"
+    );
+    assert!(
+        r["link"].as_str().unwrap_or("").starts_with("/maengel/"),
+        "{r}"
+    );
+    assert!(r["info"].as_str().unwrap().contains("Nr. "), "{r}");
+    assert_eq!(r["errors"], json!([]), "{r}");
 
     // Clicking a building shows its attributes and names it in the URL.
     let building = &s["building"];
