@@ -80,14 +80,12 @@ fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // within 0..2^z
 pub fn tile_of(lon: f64, lat: f64, z: i32) -> (u32, u32) {
     let n = 2_f64.powi(z);
     let x = (lon + 180.0) / 360.0 * n;
     let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n;
-    (
-        u32::try_from(x.floor() as i64).unwrap(),
-        u32::try_from(y.floor() as i64).unwrap(),
-    )
+    (x.floor() as u32, y.floor() as u32)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,7 +302,10 @@ async fn no_public_output_and_no_log_line_holds_the_reporters_data() {
             r.status,
             r.text()
         );
-        let parts = if path.ends_with(".zip") {
+        let parts = if std::path::Path::new(path)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+        {
             unzip(&r.body)
         } else {
             vec![(path.clone(), r.body.clone())]
