@@ -442,6 +442,7 @@ def main():
         psql("""UPDATE catalog.collections m SET extent_crs84 = s.extent_crs84
                 FROM catalog.collections s WHERE m.id = 'maengel' AND s.id = 'stadtteile'""")
     pts = points(10000)
+    load_before = os.getloadavg()[0]
     log_start = os.path.getsize(LOG) if os.path.exists(LOG) else 0
     print(f"database {DB}, API client {client_name}, {len(pts)} points on buildings, photo {len(jpeg) / 1e6:.1f} MB; "
           f"server log {LOG}", file=sys.stderr, flush=True)
@@ -532,7 +533,9 @@ def main():
         problems.append(f"{errors} answers 500 or panics in {LOG}")
 
     print(f"\nMängelmelder, Open311 on loopback; {DURATION} s per load, release build, demo city scale 1"
-          f"{', extent preset' if PRESET_EXTENT else ''}, {total} reports at the end\n")
+          f"{', extent preset' if PRESET_EXTENT else ''}, {total} reports at the end; {os.cpu_count()} CPUs, "
+          f"load average {load_before:.1f} before and {os.getloadavg()[0]:.1f} after (other work on the machine "
+          "distorts the numbers)\n")
     print("| measurement | result |")
     print("|---|---|")
     for name, value in rows:

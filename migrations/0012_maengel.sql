@@ -240,7 +240,7 @@ BEGIN
             SELECT extent_crs84 INTO e FROM catalog.collections WHERE id = 'maengel';
             IF e IS NULL OR ST_XMin(b) < e[1] OR ST_YMin(b) < e[2] OR ST_XMax(b) > e[3] OR ST_YMax(b) > e[4] THEN
                 grown := CASE WHEN e IS NULL THEN b
-                    ELSE box2d(ST_Collect(b::geometry, ST_MakeEnvelope(e[1], e[2], e[3], e[4], 4326))) END;
+                    ELSE box2d(ST_Collect(b::geometry, ST_MakeEnvelope(e[1], e[2], e[3], e[4]))) END;
                 UPDATE catalog.collections
                    SET extent_crs84 = ARRAY[ST_XMin(grown), ST_YMin(grown), ST_XMax(grown), ST_YMax(grown)],
                        updated_at = now()

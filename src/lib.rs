@@ -589,7 +589,9 @@ async fn load_demo(config: &Config, options: DemoOptions) -> anyhow::Result<()> 
     registry::link_maengel(&*tx, &dataset_defaults(config)).await?;
     datasets += 1;
     let staff = seed_demo_staff(&*tx, config).await?;
+    let reports = stadtkarte_maengelmelder::demo::sample_reports(&*tx, 120).await?;
     tx.commit().await?;
+    eprintln!("Mängelmelder: {reports} Beispielmeldungen / example reports");
     eprintln!(
         "Demo-Konten / demo staff accounts (Passwort / password: demo.staff_password, {:?}):",
         config.demo.staff_password

@@ -291,6 +291,13 @@ pub async fn districts(
     client: &impl GenericClient,
     config: &MaengelConfig,
 ) -> Result<Vec<String>, DbError> {
+    // No districts (yet): nothing to filter by.
+    if catalog::get(client, &config.districts_collection)
+        .await?
+        .is_none()
+    {
+        return Ok(Vec::new());
+    }
     let t = tables(client, config).await?;
     let rows = client
         .query(

@@ -489,11 +489,9 @@ pub async fn submit(
             tracing::warn!(status = %p.status, detail = %p.detail, "a report could not be checked");
             let label = place(&typed);
             let message = lang.tr("maengel.form.unavailable").to_owned();
-            let status = if p.status.is_server_error() {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                p.status
-            };
+            // What was typed is kept either way; a database away is a 503, a fault stays a 500
+            // (and is logged above).
+            let status = p.status;
             return render(&mm, &ctx, status, 2, typed, vec![], message, vec![], label).await;
         }
     }
@@ -594,11 +592,9 @@ pub async fn submit(
         Err(SubmitError::Server(p)) => {
             tracing::warn!(status = %p.status, detail = %p.detail, "a report could not be stored");
             let label = place(&typed);
-            let status = if p.status.is_server_error() {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                p.status
-            };
+            // What was typed is kept either way; a database away is a 503, a fault stays a 500
+            // (and is logged above).
+            let status = p.status;
             render(
                 &mm,
                 &ctx,

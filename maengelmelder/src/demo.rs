@@ -353,3 +353,59 @@ pub async fn seed(client: &impl GenericClient) -> Result<usize, DbError> {
     }
     Ok(CATEGORIES.len())
 }
+
+/// Example reports of the demo city (synthetic, without any personal data): `n` reports of
+/// every category at buildings spread over the city, created over the last half year, in every
+/// status, released, with the status history. Replaces earlier example reports (token `demo-…`).
+pub async fn sample_reports(client: &impl GenericClient, n: i32) -> Result<u64, DbError> {
+    let db = DbError::query;
+    client
+        .execute("DELETE FROM maengel.reports WHERE token LIKE 'demo-%'", &[])
+        .await
+        .map_err(db("removing the example reports"))?;
+    let made = client
+        .execute(
+            "WITH cats AS (
+                 SELECT code, name_de, row_number() OVER (ORDER BY position, code) AS k, count(*) OVER () AS cn
+                 FROM maengel.categories),
+             picks AS (
+                 SELECT i, (SELECT count(*) FROM data.gebaeude) AS nb FROM generate_series(1, $1) i),
+             rows AS (
+                 SELECT p.i, c.code, c.name_de,
+                        (ARRAY['eingegangen','geprueft','in_bearbeitung','in_bearbeitung','erledigt','erledigt',
+                               'erledigt','nicht_loesbar','abgelehnt','eingegangen'])[1 + (p.i * 7) % 10] AS status,
+                        now() - ((p.i * 37) % 180) * interval '1 day' - ((p.i * 13) % 24) * interval '1 hour' AS created,
+                        g.geom AS building, g.strasse || ' ' || g.hausnummer AS address, g.stadtteil
+                 FROM picks p
+                 JOIN cats c ON c.k = 1 + p.i % c.cn
+                 JOIN LATERAL (SELECT * FROM data.gebaeude ORDER BY id OFFSET (p.i * 7919) % p.nb LIMIT 1) g ON true)
+             INSERT INTO maengel.reports (category, status, description, released_at, geom, address, district,
+                                          secret, token, created_at, updated_at, closed_at, status_note)
+             SELECT code, status,
+                    'Beispielmeldung (Demo): ' || name_de || ' bei ' || address || '.',
+                    created + interval '10 minutes',
+                    ST_PointOnSurface(building), address, stadtteil,
+                    'demo-secret-' || i || '-' || md5(random()::text), 'demo-' || i,
+                    created, created + interval '2 days',
+                    CASE WHEN status IN ('erledigt', 'nicht_loesbar', 'abgelehnt')
+                         THEN created + (1 + (i * 11) % 30) * interval '1 day' END,
+                    CASE status WHEN 'erledigt' THEN 'Der Mangel wurde behoben. Vielen Dank für Ihre Meldung!'
+                                WHEN 'in_bearbeitung' THEN 'Der Auftrag ist erteilt.'
+                                WHEN 'nicht_loesbar' THEN 'Die Stelle liegt auf Privatgrund; wir haben den Eigentümer informiert.'
+                                WHEN 'abgelehnt' THEN 'Kein Mangel im öffentlichen Raum.' END
+             FROM rows",
+            &[&n],
+        )
+        .await
+        .map_err(db("making the example reports"))?;
+    client
+        .execute(
+            "INSERT INTO maengel.events (report_id, kind, status, public, text, at)
+             SELECT id, 'status', status, true, status_note, coalesce(closed_at, updated_at)
+             FROM maengel.reports WHERE token LIKE 'demo-%' AND status <> 'eingegangen'",
+            &[],
+        )
+        .await
+        .map_err(db("making the example reports' history"))?;
+    Ok(made)
+}

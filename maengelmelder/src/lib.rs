@@ -194,7 +194,27 @@ pub const ROUTES: &[(&str, &str, Option<Role>)] = &[
     ("GET", "/admin/maengel/1", Some(Role::Triage)),
     ("POST", "/admin/maengel/1/status", Some(Role::Triage)),
     ("POST", "/admin/maengel/1/notiz", Some(Role::Triage)),
+    ("POST", "/admin/maengel/1/kategorie", Some(Role::Triage)),
+    ("POST", "/admin/maengel/1/ort", Some(Role::Triage)),
+    ("POST", "/admin/maengel/1/duplikat", Some(Role::Triage)),
+    ("POST", "/admin/maengel/1/zuweisen", Some(Role::Triage)),
+    ("POST", "/admin/maengel/1/freigabe", Some(Role::Triage)),
+    (
+        "GET",
+        "/admin/maengel/1/fotos/1/original.jpg",
+        Some(Role::Triage),
+    ),
+    (
+        "POST",
+        "/admin/maengel/1/fotos/1/schwaerzen",
+        Some(Role::Triage),
+    ),
     ("GET", "/admin/maengel/kategorien", Some(Role::Admin)),
     ("POST", "/admin/maengel/kategorien", Some(Role::Admin)),
+    (
+        "POST",
+        "/admin/maengel/kategorien/muell/fragen",
+        Some(Role::Admin),
+    ),
     ("GET", "/admin/postausgang", Some(Role::Admin)),
 ];

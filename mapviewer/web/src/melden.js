@@ -27,7 +27,8 @@ const TEXT = {
 };
 const t = TEXT[lang];
 const COLOURS = {
-  eingegangen: "#b3261e", geprueft: "#c75b00", in_bearbeitung: "#8a6d00", erledigt: "#1e7a34",
+  // The same colours as the status badges and the server-drawn map (core/static/stadtkarte.css).
+  eingegangen: "#b3261e", geprueft: "#9a4a00", in_bearbeitung: "#7a5f00", erledigt: "#1e7a34",
   nicht_loesbar: "#555555", duplikat: "#555555", abgelehnt: "#555555",
 };
 
@@ -216,6 +217,8 @@ function reportPlace(node) {
 
 function reportsMap(node) {
   const map = makeMap(node);
+  // The server-drawn map shows the same reports without a script; one map is enough.
+  for (const figure of document.querySelectorAll("figure.svg-map")) figure.hidden = true;
   map.getCanvas().setAttribute("aria-label", node.dataset.label || t.list);
   map.on("load", () => {
     map.addSource("maengel", { type: "geojson", data: node.dataset.quelle, cluster: true, clusterRadius: 40, clusterMaxZoom: 15 });

@@ -765,6 +765,7 @@ async fn every_admin_route_by_every_role() {
     let routes: Vec<(&str, &str, Option<Role>)> = stadtkarte_admin::ROUTES
         .iter()
         .chain(stadtkarte_opendata::admin::ROUTES)
+        .chain(stadtkarte_maengelmelder::ROUTES)
         .copied()
         .collect();
     assert!(routes.len() >= 15);

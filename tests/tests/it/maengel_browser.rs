@@ -312,6 +312,51 @@ async fn a_report_in_the_browser_from_the_map_to_the_status_mail_and_every_page_
         );
     }
 
+    // Two more reports, so that the lists, the queue and "Schon gemeldet?" have open ones: a
+    // street light in progress, and the same pothole again (not yet reviewed).
+    let (colleague, csrf, _) = crate::maengel::staff(
+        &state,
+        "sb.beleuchtung@koblenz.example",
+        &[(Role::Triage, Some("tiefbau"))],
+    )
+    .await;
+    let light = crate::maengel::report_at(
+        &app,
+        "beleuchtung",
+        lat + 0.0005,
+        lon,
+        "Laterne flackert nachts.",
+        "",
+        &[],
+    )
+    .await;
+    let r = crate::maengel::staff_post(
+        &app,
+        &colleague,
+        &format!("/admin/maengel/{light}/status"),
+        &format!("csrf={csrf}&status=in_bearbeitung&notiz="),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    crate::maengel::report_at(
+        &app,
+        "strassenschaden",
+        lat,
+        lon,
+        "Schon wieder ein Loch.",
+        "",
+        &[("attribute[art]", "riss")],
+    )
+    .await;
+    let step2 = format!("/maengel/melden?kategorie=strassenschaden&lat={lat:.6}&lon={lon:.6}");
+    assert!(
+        get(&app, &step2, &[])
+            .await
+            .text()
+            .contains("id=\"schon-gemeldet\""),
+        "step 2 shows the report nearby"
+    );
+
     // Every page of the Mängelmelder in both languages: citizens' ...
     let citizen = [
         "/maengel".to_owned(),
@@ -319,8 +364,8 @@ async fn a_report_in_the_browser_from_the_map_to_the_status_mail_and_every_page_
         "/maengel/melden".to_owned(),
         // Step 1 again with what is wrong: no category, an unknown address.
         "/maengel/melden?adresse=Gibtsnichtweg+999".to_owned(),
-        // Step 2, with the report just made nearby ("Schon gemeldet?").
-        format!("/maengel/melden?kategorie=strassenschaden&lat={lat:.6}&lon={lon:.6}"),
+        // Step 2, with a report nearby ("Schon gemeldet?").
+        step2,
         format!("/maengel/{id}/eingegangen"),
         format!("/maengel/{id}"),
         "/maengel/statistik".to_owned(),

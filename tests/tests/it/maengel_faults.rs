@@ -51,7 +51,7 @@ async fn a_server_killed_while_processing_photos_leaves_the_report_whole_or_abse
             (
                 "fotos",
                 ["a.jpg", "b.jpg", "c.jpg"][i as usize],
-                noisy_jpeg(2400, 1800, i + 1),
+                noisy_jpeg(1600, 1200, i + 1),
             )
         })
         .collect();

@@ -49,7 +49,7 @@ pub fn request(
     }
     raw.extend_from_slice(b"\r\n");
     raw.extend_from_slice(body);
-    http_raw(port, &raw, Duration::from_secs(30))
+    http_raw(port, &raw, Duration::from_secs(120))
         .unwrap_or_else(|| panic!("{method} {path}: no answer"))
 }
 
