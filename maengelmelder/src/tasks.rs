@@ -34,7 +34,15 @@ pub async fn retention(state: &AppState) -> Result<u64, DbError> {
         .await
         .map_err(DbError::query("applying retention"))?;
     let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-    if ids.is_empty() {
+    // Mails carry addresses too: the outbox keeps none longer than the reports keep theirs.
+    let mails = tx
+        .execute(
+            "DELETE FROM maengel.outbox WHERE created_at < now() - make_interval(days => $1)",
+            &[&days],
+        )
+        .await
+        .map_err(DbError::query("applying retention to the outbox"))?;
+    if ids.is_empty() && mails == 0 {
         return Ok(0);
     }
     let originals = tx
@@ -51,7 +59,7 @@ pub async fn retention(state: &AppState) -> Result<u64, DbError> {
             action: "report.retention",
             subject: "maengel:reports",
             object: None,
-            details: json!({"reports": ids.len(), "photo_originals": originals, "days_after_closing": days}),
+            details: json!({"reports": ids.len(), "photo_originals": originals, "mails": mails, "days_after_closing": days}),
             before: None,
             after: None,
             request_id: None,
@@ -64,6 +72,7 @@ pub async fn retention(state: &AppState) -> Result<u64, DbError> {
     tracing::info!(
         reports = ids.len(),
         originals,
+        mails,
         "retention: contact data deleted"
     );
     Ok(ids.len() as u64)

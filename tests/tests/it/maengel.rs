@@ -1387,6 +1387,11 @@ async fn retention_deletes_contact_data_after_closing_and_logs_no_data() {
         .await
         .unwrap();
     client.execute("INSERT INTO maengel.photos (report_id, position, original, display, thumb, width, height) VALUES ($1, 1, '\\x01', '\\x02', '\\x03', 1, 1)", &[&old]).await.unwrap();
+    // The mails about the old report were written back then; those of the others are recent.
+    client
+        .execute("UPDATE maengel.outbox SET created_at = now() - interval '91 days' WHERE recipient = 'alt@example.org'", &[])
+        .await
+        .unwrap();
     let n = stadtkarte_maengelmelder::tasks::retention(&state)
         .await
         .unwrap();
@@ -1413,6 +1418,25 @@ async fn retention_deletes_contact_data_after_closing_and_logs_no_data() {
         .unwrap()
         .get(0);
     assert!(original.is_none(), "the unredacted original is deleted too");
+    let mails = |who: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "SELECT count(*) FROM maengel.outbox WHERE recipient = $1",
+                    &[&who],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    assert_eq!(
+        mails("alt@example.org").await,
+        0,
+        "old mails go with the address"
+    );
+    assert!(mails("offen@example.org").await > 0, "recent mails stay");
     let entry: serde_json::Value = client
         .query_one(
             "SELECT details FROM catalog.audit_log WHERE action = 'report.retention'",
