@@ -232,6 +232,7 @@ pub async fn save(
     tx.commit()
         .await
         .map_err(DbError::query("saving a category"))?;
+    mm.forget_categories();
     drop(client);
     render(&mm, &ctx, &staff, lang.tr("maengel.admin.saved").to_owned()).await
 }
@@ -359,6 +360,7 @@ pub async fn save_attribute(
     tx.commit()
         .await
         .map_err(DbError::query("saving a question"))?;
+    mm.forget_categories();
     drop(client);
     render(&mm, &ctx, &staff, lang.tr("maengel.admin.saved").to_owned()).await
 }

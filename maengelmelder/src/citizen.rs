@@ -438,7 +438,12 @@ pub async fn submit(
         )
         .await
         {
-            return Ok(Some(p));
+            // A refusal is shown as such; the database away is not one.
+            return if p.status.is_client_error() {
+                Ok(Some(p))
+            } else {
+                Err(p)
+            };
         }
         let who = client::hash(
             &**client,

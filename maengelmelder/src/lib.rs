@@ -38,9 +38,14 @@ pub struct Mm {
     pub app: AppState,
     /// Photo processing slots.
     pub workers: photo::Workers,
-    /// The categories as last read: a form can be shown again while the database is away.
-    categories: Arc<RwLock<Vec<Category>>>,
+    /// The categories as last read, and when: reused for a moment (every report and form
+    /// needs them), and shown while the database is away.
+    categories: Arc<RwLock<(Vec<Category>, Option<std::time::Instant>)>>,
 }
+
+/// How long the categories as read are used before they are read again (a change in `/admin`
+/// clears them at once on its node).
+const CATEGORIES_FRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl FromRef<Mm> for AppState {
     fn from_ref(mm: &Mm) -> Self {
@@ -55,7 +60,7 @@ impl Mm {
         Self {
             workers: photo::Workers::new(app.config.maengel.photo_workers),
             app,
-            categories: Arc::new(RwLock::new(Vec::new())),
+            categories: Arc::new(RwLock::new((Vec::new(), None))),
         }
     }
 
@@ -73,6 +78,11 @@ impl Mm {
 
     /// The active categories: from the database, or as last read while it is away.
     pub async fn categories(&self) -> Result<Vec<Category>, stadtkarte_core::Problem> {
+        if let Ok(cache) = self.categories.read()
+            && cache.1.is_some_and(|at| at.elapsed() < CATEGORIES_FRESH)
+        {
+            return Ok(cache.0.clone());
+        }
         let fresh = async {
             let client = self.app.pool.get().await?;
             model::categories(&**client, false).await
@@ -81,7 +91,7 @@ impl Mm {
         match fresh {
             Ok(list) => {
                 if let Ok(mut cache) = self.categories.write() {
-                    cache.clone_from(&list);
+                    *cache = (list.clone(), Some(std::time::Instant::now()));
                 }
                 Ok(list)
             }
@@ -89,7 +99,7 @@ impl Mm {
                 let cached = self
                     .categories
                     .read()
-                    .map(|c| c.clone())
+                    .map(|c| c.0.clone())
                     .unwrap_or_default();
                 if cached.is_empty() {
                     Err(e.into())
@@ -97,6 +107,12 @@ impl Mm {
                     Ok(cached)
                 }
             }
+        }
+    }
+    /// Forgets the categories as read (after a change).
+    pub fn forget_categories(&self) {
+        if let Ok(mut cache) = self.categories.write() {
+            cache.1 = None;
         }
     }
 }
