@@ -188,6 +188,11 @@ try {
   const state1 = await page.evaluate(() => ({ c: window.stadtkarte.map.getCenter(), z: window.stadtkarte.map.getZoom(),
     base: window.stadtkarte.state.base, visible: [...window.stadtkarte.state.visible].sort() }));
   const again = await open(link);
+  // The restored feature's panel fills once its data has arrived.
+  await again.waitForFunction(() => {
+    const info = document.getElementById("info");
+    return !info.hidden && !/Lädt|Loading/.test(info.innerText);
+  }, null, { timeout: 20000 }).catch(() => null);
   const state2 = await again.evaluate(() => ({ c: window.stadtkarte.map.getCenter(), z: window.stadtkarte.map.getZoom(),
     base: window.stadtkarte.state.base, visible: [...window.stadtkarte.state.visible].sort(),
     strassenShown: window.stadtkarte.map.getLayoutProperty("strassen-line", "visibility"),
