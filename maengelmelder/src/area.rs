@@ -87,6 +87,7 @@ impl From<DbError> for PlaceError {
 }
 
 /// The tables behind the configured collections, with quoted column names.
+#[derive(Clone)]
 struct Tables {
     districts: String,
     district_srid: i32,
@@ -96,7 +97,39 @@ struct Tables {
     number: String,
 }
 
+/// The tables as last looked up, for which configuration, and when: every report needs them,
+/// and a collection is re-registered rarely (its table name then stays the same).
+static TABLES: std::sync::RwLock<Option<(std::time::Instant, String, Tables)>> =
+    std::sync::RwLock::new(None);
+const TABLES_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn tables(client: &impl GenericClient, config: &MaengelConfig) -> Result<Tables, DbError> {
+    let key = format!(
+        "{}|{}|{}|{}|{}",
+        config.districts_collection,
+        config.addresses_collection,
+        config.district_name_column,
+        config.street_column,
+        config.number_column
+    );
+    if let Ok(cache) = TABLES.read()
+        && let Some((at, k, t)) = cache.as_ref()
+        && *k == key
+        && at.elapsed() < TABLES_FRESH
+    {
+        return Ok(t.clone());
+    }
+    let t = look_up_tables(client, config).await?;
+    if let Ok(mut cache) = TABLES.write() {
+        *cache = Some((std::time::Instant::now(), key, t.clone()));
+    }
+    Ok(t)
+}
+
+async fn look_up_tables(
+    client: &impl GenericClient,
+    config: &MaengelConfig,
+) -> Result<Tables, DbError> {
     let districts = catalog::get(client, &config.districts_collection)
         .await?
         .ok_or_else(|| {

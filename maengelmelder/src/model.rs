@@ -227,6 +227,8 @@ pub struct Category {
     pub department: String,
     /// Its name.
     pub department_name: String,
+    /// The department's mailbox, if it has one.
+    pub department_email: Option<String>,
     /// Release of description and photos.
     pub release: Release,
     /// Minutes for [`Release::Delay`].
@@ -264,7 +266,7 @@ impl Category {
 }
 
 const CATEGORY_COLUMNS: &str = "c.code, c.name_de, c.name_en, c.description_de, c.description_en, \
-    c.keywords, c.group_name, c.department, d.name, c.release, c.release_minutes, c.notify, c.active, c.position";
+    c.keywords, c.group_name, c.department, d.name, c.release, c.release_minutes, c.notify, c.active, c.position, d.email";
 
 fn category_of(row: &stadtkarte_core::tokio_postgres::Row) -> Category {
     Category {
@@ -282,6 +284,7 @@ fn category_of(row: &stadtkarte_core::tokio_postgres::Row) -> Category {
         notify: row.get(11),
         active: row.get(12),
         position: row.get(13),
+        department_email: row.get(14),
         attributes: Vec::new(),
     }
 }
@@ -927,6 +930,7 @@ mod tests {
             group: String::new(),
             department: "d".into(),
             department_name: "D".into(),
+            department_email: None,
             release: Release::Review,
             release_minutes: 0,
             notify: "immediate".into(),
