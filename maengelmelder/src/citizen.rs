@@ -541,6 +541,11 @@ pub async fn submit(
         channel: Channel::Web,
         lang,
         photos,
+        category_as_read: mm
+            .categories()
+            .await
+            .ok()
+            .and_then(|all| all.into_iter().find(|c| c.code == typed.kategorie.trim())),
     };
     if !problems.is_empty() {
         // Also the report's own checks, so that every mistake shows at once.

@@ -402,6 +402,9 @@ pub struct NewReport {
     pub lang: Lang,
     /// Processed photos.
     pub photos: Vec<Processed>,
+    /// The category as the caller read it a moment ago (used when its code matches; else it
+    /// is read).
+    pub category_as_read: Option<Category>,
 }
 
 /// What is wrong with a new report: one per field, all at once.
@@ -726,7 +729,15 @@ async fn check(
         problems.push(Invalid::NoCategory);
         None
     } else {
-        match category(client, report.category.trim()).await? {
+        let as_read = report
+            .category_as_read
+            .clone()
+            .filter(|c| c.code == report.category.trim());
+        let found = match as_read {
+            Some(c) => Some(c),
+            None => category(client, report.category.trim()).await?,
+        };
+        match found {
             Some(c) if c.active => Some(c),
             _ => {
                 problems.push(Invalid::UnknownCategory(report.category.clone()));

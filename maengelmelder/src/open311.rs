@@ -1587,6 +1587,7 @@ async fn create_report(mm: &Mm, request: Request) -> Result<(i64, String, &'stat
         channel: Channel::Open311(api_client),
         lang,
         photos,
+        category_as_read: Some(category.clone()),
     };
     match model::submit(&mm.app, report).await {
         Ok(created) => Ok((
