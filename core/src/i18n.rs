@@ -39,6 +39,12 @@ impl Lang {
     /// Every language, German first.
     pub const ALL: [Self; 2] = [Self::De, Self::En];
 
+    /// The German or the English of two values, by this language.
+    #[must_use]
+    pub fn pick<T>(self, de: T, en: T) -> T {
+        if self == Self::En { en } else { de }
+    }
+
     /// The ISO 639-1 code (`de`, `en`), as in `<html lang>` and `?lang=`.
     #[must_use]
     pub fn code(self) -> &'static str {

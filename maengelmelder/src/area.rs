@@ -324,14 +324,12 @@ pub async fn districts(
     client: &impl GenericClient,
     config: &MaengelConfig,
 ) -> Result<Vec<String>, DbError> {
-    // No districts (yet): nothing to filter by.
-    if catalog::get(client, &config.districts_collection)
-        .await?
-        .is_none()
-    {
-        return Ok(Vec::new());
-    }
-    let t = tables(client, config).await?;
+    let t = match tables(client, config).await {
+        Ok(t) => t,
+        // No districts (yet): nothing to filter by.
+        Err(DbError::Setup(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
     let rows = client
         .query(
             &format!(

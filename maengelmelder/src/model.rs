@@ -157,11 +157,7 @@ impl Choice {
     /// The name in `lang`.
     #[must_use]
     pub fn name(&self, lang: impl std::borrow::Borrow<Lang>) -> &str {
-        if *lang.borrow() == Lang::En {
-            &self.name_en
-        } else {
-            &self.name_de
-        }
+        lang.borrow().pick(&self.name_de, &self.name_en)
     }
 }
 
@@ -192,11 +188,8 @@ impl Attribute {
     /// The question in `lang`.
     #[must_use]
     pub fn question(&self, lang: impl std::borrow::Borrow<Lang>) -> &str {
-        if *lang.borrow() == Lang::En {
-            &self.description_en
-        } else {
-            &self.description_de
-        }
+        lang.borrow()
+            .pick(&self.description_de, &self.description_en)
     }
 
     /// Whether a list type.
@@ -247,21 +240,14 @@ impl Category {
     /// The name in `lang`.
     #[must_use]
     pub fn name(&self, lang: impl std::borrow::Borrow<Lang>) -> &str {
-        if *lang.borrow() == Lang::En {
-            &self.name_en
-        } else {
-            &self.name_de
-        }
+        lang.borrow().pick(&self.name_de, &self.name_en)
     }
 
     /// The description in `lang`.
     #[must_use]
     pub fn description(&self, lang: impl std::borrow::Borrow<Lang>) -> &str {
-        if *lang.borrow() == Lang::En {
-            &self.description_en
-        } else {
-            &self.description_de
-        }
+        lang.borrow()
+            .pick(&self.description_de, &self.description_en)
     }
 }
 

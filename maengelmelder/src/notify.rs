@@ -29,11 +29,7 @@ pub async fn confirmation(
     created: &Created,
     secret: &str,
 ) -> Result<(), DbError> {
-    let category = if lang == Lang::En {
-        &created.category.1
-    } else {
-        &created.category.0
-    };
+    let category = lang.pick(&created.category.0, &created.category.1);
     let place = created
         .placed
         .address
@@ -115,7 +111,7 @@ pub async fn status_changed(
     let email: String = row.get(0);
     let lang = Lang::from_code(row.get(1)).unwrap_or(Lang::De);
     let secret: String = row.get(2);
-    let category: String = row.get(if lang == Lang::En { 4 } else { 3 });
+    let category: String = row.get(lang.pick(3, 4));
     let duplicate_of: Option<i64> = row.get(5);
     let subject = i18n::fill(
         lang,

@@ -1065,7 +1065,7 @@ fn request_node<'r>(row: &'r Row, lang: Lang, base: &str, extensions: bool) -> N
     {
         f.push(("status_notes", Node::text(note)));
     }
-    let name: &str = row.get(if lang == Lang::En { 5 } else { 4 });
+    let name: &str = row.get(lang.pick(4, 5));
     f.push(("service_name", Node::text(name)));
     f.push(("service_code", Node::text(row.get::<_, &str>(3))));
     if let Some(d) = row.get::<_, Option<&str>>(6) {

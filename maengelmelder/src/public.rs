@@ -263,7 +263,7 @@ pub async fn geojson(
                     (r.get::<_, f64>(5) * 1e6).round() / 1e6, (r.get::<_, f64>(6) * 1e6).round() / 1e6]},
                 "properties": {
                     "id": r.get::<_, i64>(0),
-                    "kategorie": if ctx.lang == Lang::En { r.get::<_, String>(2) } else { r.get::<_, String>(1) },
+                    "kategorie": r.get::<_, String>(ctx.lang.pick(1, 2)),
                     "status": status.as_str(),
                     "status_text": status.label(ctx.lang),
                     "offen": status.is_open(),

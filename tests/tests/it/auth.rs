@@ -700,12 +700,11 @@ async fn failed_sign_ins_are_delayed_then_locked_and_audited() {
     );
 }
 
-#[tokio::test]
-async fn every_admin_route_by_every_role() {
-    let url = with_staff().await;
-    let client = connect(&url).await;
+/// A collection `gebaeude` (empty) and a dataset of it, for the editor's pages.
+async fn with_gebaeude_dataset(url: &str) {
+    let client = connect(url).await;
     client
-        .batch_execute("CREATE TABLE data.gebaeude (id bigint PRIMARY KEY, geom geometry(Point, 25832)); INSERT INTO catalog.collections (id, title, table_name, geometry_type, license, attribution) VALUES ('gebaeude', 'Gebäude', 'gebaeude', 'Point', 'x', 'y');")
+        .batch_execute("CREATE TABLE data.gebaeude (id bigint PRIMARY KEY, geom geometry(Point, 25832)); INSERT INTO catalog.collections (id, title, table_name, geometry_type, license, attribution) VALUES ('gebaeude', 'Gebäude', 'gebaeude', 'Point', 'x', 'y')")
         .await
         .unwrap();
     stadtkarte_opendata::registry::add(
@@ -717,39 +716,49 @@ async fn every_admin_route_by_every_role() {
             collections: Some(vec!["gebaeude".to_owned()]),
             ..Default::default()
         },
-        &stadtkarte::dataset_defaults(&config_for(&url)),
+        &stadtkarte::dataset_defaults(&config_for(url)),
         "test",
     )
     .await
     .unwrap();
+}
+
+/// Signs in as `admin@test.example` and enrols the second factor through the real flow (the
+/// admin's is always required); returns the session cookie.
+async fn enrolled_admin(app: &Router) -> String {
+    let r = password_step(app, "admin@test.example", PASSWORD, None).await;
+    let pending = cookie_of(&r);
+    let text = send(app, page("/admin/login/einrichten", Some(&pending)))
+        .await
+        .text();
+    let start = text.find("<code>").unwrap() + 6;
+    let secret = text[start..].split('<').next().unwrap().to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code = totp::code_at(&secret, now).unwrap();
+    cookie_of(
+        &send(
+            app,
+            form(
+                "/admin/login/einrichten",
+                &format!("code={code}"),
+                Some(&pending),
+                Some(ORIGIN),
+            ),
+        )
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn every_admin_route_by_every_role() {
+    let url = with_staff().await;
+    with_gebaeude_dataset(&url).await;
     let app = app(&url, |c| c.auth.totp_required_for = Vec::new()).await;
     // The admin's second factor is always required: enrol once through the real flow.
-    let admin = {
-        let r = password_step(&app, "admin@test.example", PASSWORD, None).await;
-        let pending = cookie_of(&r);
-        let text = send(&app, page("/admin/login/einrichten", Some(&pending)))
-            .await
-            .text();
-        let start = text.find("<code>").unwrap() + 6;
-        let secret = text[start..].split('<').next().unwrap().to_owned();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let code = totp::code_at(&secret, now).unwrap();
-        cookie_of(
-            &send(
-                &app,
-                form(
-                    "/admin/login/einrichten",
-                    &format!("code={code}"),
-                    Some(&pending),
-                    Some(ORIGIN),
-                ),
-            )
-            .await,
-        )
-    };
+    let admin = enrolled_admin(&app).await;
     let mut people: Vec<(Option<Role>, Option<String>)> =
         vec![(None, None), (Some(Role::Admin), Some(admin))];
     for (role, email) in [
@@ -1182,25 +1191,7 @@ async fn single_sign_on_with_a_real_openid_provider() {
 #[tokio::test]
 async fn the_back_office_works_by_keyboard_on_a_phone_and_passes_axe() {
     let url = with_staff().await;
-    let client = connect(&url).await;
-    client
-        .batch_execute("CREATE TABLE data.gebaeude (id bigint PRIMARY KEY, geom geometry(Point, 25832)); INSERT INTO catalog.collections (id, title, table_name, geometry_type, license, attribution) VALUES ('gebaeude', 'Gebäude', 'gebaeude', 'Point', 'x', 'y')")
-        .await
-        .unwrap();
-    stadtkarte_opendata::registry::add(
-        &client,
-        "gebaeude",
-        &stadtkarte_opendata::registry::DatasetInput {
-            title: Some("Gebäude".to_owned()),
-            description: Some("Testdaten".to_owned()),
-            collections: Some(vec!["gebaeude".to_owned()]),
-            ..Default::default()
-        },
-        &stadtkarte::dataset_defaults(&config_for(&url)),
-        "test",
-    )
-    .await
-    .unwrap();
+    with_gebaeude_dataset(&url).await;
     // Admin and editor together: every page of the back office.
     let (ok, err) = cli(
         &url,
@@ -1217,30 +1208,7 @@ async fn the_back_office_works_by_keyboard_on_a_phone_and_passes_axe() {
     );
     assert!(ok, "{err}");
     let app = app(&url, |_| {}).await;
-    let r = password_step(&app, "admin@test.example", PASSWORD, None).await;
-    let pending = cookie_of(&r);
-    let text = send(&app, page("/admin/login/einrichten", Some(&pending)))
-        .await
-        .text();
-    let start = text.find("<code>").unwrap() + 6;
-    let secret = text[start..].split('<').next().unwrap().to_owned();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let code = totp::code_at(&secret, now).unwrap();
-    let cookie = cookie_of(
-        &send(
-            &app,
-            form(
-                "/admin/login/einrichten",
-                &format!("code={code}"),
-                Some(&pending),
-                Some(ORIGIN),
-            ),
-        )
-        .await,
-    );
+    let cookie = enrolled_admin(&app).await;
     let port = stadtkarte_tests::serve(app).await;
     let mut urls = Vec::new();
     for lang in ["de", "en"] {
@@ -1421,31 +1389,7 @@ async fn editors_change_datasets_and_publish_switches_in_the_browser_and_the_log
     let update_after: String = rows[1].get(2);
     assert!(update_after.contains("Gebäude der Stadt"), "{update_after}");
     let audit_app = app.clone();
-    let admin = {
-        let r = password_step(&audit_app, "admin@test.example", PASSWORD, None).await;
-        let pending = cookie_of(&r);
-        let text = send(&audit_app, page("/admin/login/einrichten", Some(&pending)))
-            .await
-            .text();
-        let start = text.find("<code>").unwrap() + 6;
-        let secret = text[start..].split('<').next().unwrap().to_owned();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        cookie_of(
-            &send(
-                &audit_app,
-                form(
-                    "/admin/login/einrichten",
-                    &format!("code={}", totp::code_at(&secret, now).unwrap()),
-                    Some(&pending),
-                    Some(ORIGIN),
-                ),
-            )
-            .await,
-        )
-    };
+    let admin = enrolled_admin(&audit_app).await;
     let filtered = send(
         &audit_app,
         page("/admin/audit?action=dataset.update", Some(&admin)),
