@@ -464,6 +464,7 @@ pub fn app(state: AppState) -> Router {
         .merge(stadtkarte_opendata::router(state.clone()))
         .merge(stadtkarte_admin::router(state.clone()))
         .merge(stadtkarte_maengelmelder::router(state.clone()))
+        .merge(stadtkarte_petitions::router(state.clone()))
         .merge(stadtkarte_mapviewer::router());
     let config = state.config;
     http::finish(router, &config)
@@ -521,6 +522,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState::new(config, pool);
     tokio::spawn(prepare_database(state.clone()));
     stadtkarte_maengelmelder::tasks::spawn(state.clone());
+    stadtkarte_petitions::tasks::spawn(state.clone());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (server.listen)"))?;
@@ -587,11 +589,14 @@ async fn load_demo(config: &Config, options: DemoOptions) -> anyhow::Result<()> 
     let tx = client.transaction().await?;
     let mut datasets = registry::fill_demo(&*tx, &dataset_defaults(config)).await?;
     registry::link_maengel(&*tx, &dataset_defaults(config)).await?;
-    datasets += 1;
+    registry::link_petitions(&*tx, &dataset_defaults(config)).await?;
+    datasets += 2;
     let staff = seed_demo_staff(&*tx, config).await?;
     let reports = stadtkarte_maengelmelder::demo::sample_reports(&*tx, 120).await?;
+    let petitions = stadtkarte_petitions::demo::sample_petitions(&*tx, config).await?;
     tx.commit().await?;
     eprintln!("Mängelmelder: {reports} Beispielmeldungen / example reports");
+    eprintln!("Petitionen: {petitions} Beispielpetitionen / example petitions");
     eprintln!(
         "Demo-Konten / demo staff accounts (Passwort / password: demo.staff_password, {:?}):",
         config.demo.staff_password
@@ -1051,7 +1056,12 @@ async fn privacy(config: &Config, command: PrivacyCommand) -> anyhow::Result<()>
     let mut client = connect_and_migrate(config).await?;
     match command {
         PrivacyCommand::Export { email } => {
-            let data = stadtkarte_maengelmelder::privacy::export(&**client, &email).await?;
+            let mut data = stadtkarte_maengelmelder::privacy::export(&**client, &email).await?;
+            let petitions = stadtkarte_petitions::privacy::export(&**client, &email).await?;
+            if let (Some(all), serde_json::Value::Object(more)) = (data.as_object_mut(), petitions)
+            {
+                all.extend(more);
+            }
             println!("{}", serde_json::to_string_pretty(&data)?);
             Ok(())
         }
@@ -1059,8 +1069,13 @@ async fn privacy(config: &Config, command: PrivacyCommand) -> anyhow::Result<()>
             let tx = client.transaction().await?;
             let (reports, mails) =
                 stadtkarte_maengelmelder::privacy::delete(&*tx, &email, &cli_actor()).await?;
+            let (petitions, signatures, petition_mails) =
+                stadtkarte_petitions::privacy::delete(&*tx, &email, &cli_actor()).await?;
             tx.commit().await?;
-            eprintln!("Gelöscht / deleted: Kontaktdaten aus {reports} Meldungen, {mails} E-Mails.");
+            eprintln!(
+                "Gelöscht / deleted: Kontaktdaten aus {reports} Meldungen und {petitions} Petitionen, {signatures} Unterschriften anonymisiert, {} E-Mails.",
+                mails + petition_mails
+            );
             Ok(())
         }
     }

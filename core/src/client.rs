@@ -44,8 +44,30 @@ pub fn address(peer: Option<Peer>, headers: &HeaderMap, trusted: &[String]) -> O
         .or(Some(peer))
 }
 
-/// Today's salt (made by whichever node asks first); salts older than yesterday are deleted.
+/// The salt as last read, and when: every citizen's form needs it, and it changes once a day, so
+/// it is read again at most once a minute (a node may hash with yesterday's salt for that
+/// minute after midnight).
+static SALT: std::sync::RwLock<Option<(std::time::Instant, Vec<u8>)>> =
+    std::sync::RwLock::new(None);
+const SALT_FRESH: std::time::Duration = std::time::Duration::from_mins(1);
+
+/// Today's salt (made by whichever node asks first, kept for a minute); salts older than
+/// yesterday are deleted.
 async fn salt(client: &impl GenericClient) -> Result<Vec<u8>, DbError> {
+    if let Ok(cache) = SALT.read()
+        && let Some((at, salt)) = cache.as_ref()
+        && at.elapsed() < SALT_FRESH
+    {
+        return Ok(salt.clone());
+    }
+    let salt = read_salt(client).await?;
+    if let Ok(mut cache) = SALT.write() {
+        *cache = Some((std::time::Instant::now(), salt.clone()));
+    }
+    Ok(salt)
+}
+
+async fn read_salt(client: &impl GenericClient) -> Result<Vec<u8>, DbError> {
     let fresh: [u8; 32] = rand::rng().random();
     let row = client
         .query_one(

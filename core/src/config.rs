@@ -51,6 +51,79 @@ pub struct Config {
     pub mail: MailConfig,
     /// The Mängelmelder (defect reports, Open311).
     pub maengel: MaengelConfig,
+    /// The petitions map.
+    pub petitions: PetitionsConfig,
+}
+
+/// `[petitions]`: the petitions map (the districts and the city's area are the Mängelmelder's).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PetitionsConfig {
+    /// Days a petition is open for signatures once published (default: six months).
+    pub duration_days: u32,
+    /// Confirmed sponsor signatures a petition needs before moderation (0: straight to it).
+    pub sponsors: u32,
+    /// Signatures at which the council must respond.
+    pub threshold: u32,
+    /// Only residents (a Koblenz postcode or district) count towards the threshold.
+    pub threshold_residents_only: bool,
+    /// The city's postcodes: a signer with one of them is a resident.
+    pub postcodes: Vec<String>,
+    /// The districts collection's postcode column (the district follows from the postcode when
+    /// only one district has it).
+    pub district_postcode_column: String,
+    /// A second signature from the same e-mail address with another name and the same postcode
+    /// counts (UK e-petitions' household rule).
+    pub household_rule: bool,
+    /// Hours an unconfirmed signature (or petition) waits for its confirmation.
+    pub confirm_hours: u32,
+    /// Days after closing after which signatures are anonymised (name replaced, e-mail and
+    /// postcode removed, district kept).
+    pub anonymise_after_days: u32,
+    /// Comments under petitions.
+    pub comments: bool,
+    /// Reports after which a comment is hidden until a moderator restores it.
+    pub comment_reports_to_hide: u32,
+    /// Seconds a person needs at least to fill a form.
+    pub min_fill_secs: i64,
+    /// Signatures per client (salted daily hash) and hour.
+    pub signatures_per_client_hour: u32,
+    /// Signatures per e-mail domain and hour (large providers are many people: generous).
+    pub signatures_per_domain_hour: u32,
+    /// Petitions started per e-mail address and day.
+    pub petitions_per_email_day: u32,
+    /// Trending alert: one domain or client signing more than this many in an hour …
+    pub trending_min_hour: u32,
+    /// … and more than this many times the median of the others.
+    pub trending_factor: u32,
+}
+
+impl Default for PetitionsConfig {
+    fn default() -> Self {
+        Self {
+            duration_days: 182,
+            sponsors: 0,
+            threshold: 2000,
+            threshold_residents_only: true,
+            postcodes: [
+                "56068", "56070", "56072", "56073", "56075", "56076", "56077",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            district_postcode_column: "plz".to_owned(),
+            household_rule: true,
+            confirm_hours: 72,
+            anonymise_after_days: 182,
+            comments: true,
+            comment_reports_to_hide: 3,
+            min_fill_secs: 3,
+            signatures_per_client_hour: 30,
+            signatures_per_domain_hour: 5000,
+            petitions_per_email_day: 3,
+            trending_min_hour: 50,
+            trending_factor: 10,
+        }
+    }
 }
 
 /// `[maengel]`: the defect reporter.

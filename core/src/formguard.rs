@@ -18,8 +18,19 @@ pub const HONEYPOT: &str = "website";
 /// Longest a form may stay open (seconds).
 const MAX_AGE: i64 = 24 * 3600;
 
+/// The key as read: it never changes once made, so every form after the first needs no query.
+static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
 /// The key that signs the stamps, shared by every node (made by the first that asks).
 async fn key(client: &impl GenericClient) -> Result<Vec<u8>, DbError> {
+    if let Some(key) = KEY.get() {
+        return Ok(key.clone());
+    }
+    let key = read_key(client).await?;
+    Ok(KEY.get_or_init(|| key).clone())
+}
+
+async fn read_key(client: &impl GenericClient) -> Result<Vec<u8>, DbError> {
     let fresh: [u8; 32] = rand::rng().random();
     let row = client
         .query_one(

@@ -202,8 +202,21 @@ pub async fn remember_choice(request: Request, next: Next) -> Response {
     response
 }
 
-const DE: &str = include_str!("../i18n/de.toml");
-const EN: &str = include_str!("../i18n/en.toml");
+/// The texts: the platform's file and one per area (petitions), each with German and English.
+const DE: &[(&str, &str)] = &[
+    ("de.toml", include_str!("../i18n/de.toml")),
+    (
+        "petitions.de.toml",
+        include_str!("../i18n/petitions.de.toml"),
+    ),
+];
+const EN: &[(&str, &str)] = &[
+    ("en.toml", include_str!("../i18n/en.toml")),
+    (
+        "petitions.en.toml",
+        include_str!("../i18n/petitions.en.toml"),
+    ),
+];
 
 type Texts = HashMap<String, String>;
 
@@ -211,9 +224,17 @@ fn texts(lang: Lang) -> &'static Texts {
     static DE_TEXTS: OnceLock<Texts> = OnceLock::new();
     static EN_TEXTS: OnceLock<Texts> = OnceLock::new();
     match lang {
-        Lang::De => DE_TEXTS.get_or_init(|| parse(DE, "de.toml")),
-        Lang::En => EN_TEXTS.get_or_init(|| parse(EN, "en.toml")),
+        Lang::De => DE_TEXTS.get_or_init(|| parse_all(DE)),
+        Lang::En => EN_TEXTS.get_or_init(|| parse_all(EN)),
     }
+}
+
+fn parse_all(files: &[(&str, &str)]) -> Texts {
+    let mut out = Texts::new();
+    for (name, source) in files {
+        out.extend(parse(source, name));
+    }
+    out
 }
 
 /// The file as a map from dotted keys to texts. A malformed file (caught by the unit tests)
@@ -292,10 +313,10 @@ mod tests {
 
     #[test]
     fn both_files_parse() {
-        for (source, name) in [(DE, "de"), (EN, "en")] {
+        for (name, source) in DE.iter().chain(EN) {
             source
                 .parse::<toml::Table>()
-                .unwrap_or_else(|e| panic!("{name}.toml: {e}"));
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         assert!(texts(Lang::De).len() > 50);
     }

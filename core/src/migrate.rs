@@ -46,6 +46,7 @@ pub static MIGRATIONS: &[Migration] = migrations![
     10 => "0010_audit_chain.sql",
     11 => "0011_server_role.sql",
     12 => "0012_maengel.sql",
+    13 => "0013_petitions.sql",
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises migration runs.

@@ -97,6 +97,8 @@ pub enum Section {
     Api,
     /// The Mängelmelder (`/maengel`).
     Maengel,
+    /// The petitions (`/petitionen`).
+    Petitions,
     /// Anything else (the start page, the legal pages, problems).
     Other,
 }
@@ -117,6 +119,8 @@ impl Section {
             Self::Api
         } else if under("/maengel") {
             Self::Maengel
+        } else if under("/petitionen") || path.starts_with("/petitionen.") {
+            Self::Petitions
         } else {
             Self::Other
         }

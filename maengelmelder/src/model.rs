@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::i18n::{self, Lang};
 use stadtkarte_core::tokio_postgres::GenericClient;
-use stadtkarte_core::{AppState, Problem};
+use stadtkarte_core::{AppState, Problem, ratelimit};
 
 use crate::area::{self, Location, Placed};
 use crate::notify;
@@ -828,6 +828,17 @@ pub async fn submit(state: &AppState, report: NewReport) -> Result<Created, Subm
         .transaction()
         .await
         .map_err(DbError::query("storing a report"))?;
+    // An Open311 client's posts per minute, counted with the report (no commit of its own; a
+    // refused or failed report does not count).
+    if let Some(api_client) = api_client {
+        ratelimit::hit_shared(
+            &*tx,
+            &format!("open311:{api_client}"),
+            state.config.maengel.reports_per_api_key_minute,
+            60,
+        )
+        .await?;
+    }
     let row = tx
         .query_one(
             "INSERT INTO maengel.reports (category, description, released_at, geom, address,

@@ -3,7 +3,9 @@
 //! Served at `/map` with its script and stylesheet under `/map/`; no other server and no files
 //! from elsewhere at run time. The app reads everything from the platform's own APIs: the
 //! catalog (`/collections`, `/imagery`), vector tiles (`/tiles/{id}`), imagery tiles, the OGC API
-//! items (search, feature information) and the plan documents.
+//! items (search, feature information) and the plan documents. The scripts of the Mängelmelder's
+//! and the petitions' pages (`/map/melden.js`, `/map/petitionen.js`, each with its stylesheet)
+//! are built and served the same way; those pages name them with `*_script_url()`.
 
 use std::io::Write as _;
 use std::sync::OnceLock;
@@ -18,6 +20,8 @@ static APP_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/app.js"));
 static APP_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/app.css"));
 static MELDEN_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/melden.js"));
 static MELDEN_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/melden.css"));
+static PETITIONEN_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/petitionen.js"));
+static PETITIONEN_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/petitionen.css"));
 static LICENCES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lizenzen.txt"));
 const INDEX: &str = include_str!("../web/src/index.html");
 
@@ -48,6 +52,16 @@ static MELDEN_STYLE: Asset = Asset {
     media: "text/css; charset=utf-8",
     gzip: OnceLock::new(),
 };
+static PETITIONEN_SCRIPT: Asset = Asset {
+    bytes: PETITIONEN_JS,
+    media: "text/javascript; charset=utf-8",
+    gzip: OnceLock::new(),
+};
+static PETITIONEN_STYLE: Asset = Asset {
+    bytes: PETITIONEN_CSS,
+    media: "text/css; charset=utf-8",
+    gzip: OnceLock::new(),
+};
 static TXT: Asset = Asset {
     bytes: LICENCES,
     media: "text/plain; charset=utf-8",
@@ -66,6 +80,8 @@ pub fn version() -> &'static str {
             .chain(APP_CSS)
             .chain(MELDEN_JS)
             .chain(MELDEN_CSS)
+            .chain(PETITIONEN_JS)
+            .chain(PETITIONEN_CSS)
             .chain(INDEX.as_bytes())
         {
             hash ^= u64::from(*byte);
@@ -85,6 +101,18 @@ pub fn melden_script_url() -> String {
 #[must_use]
 pub fn melden_stylesheet_url() -> String {
     format!("/map/melden.css?v={}", version())
+}
+
+/// The versioned address of the petitions' map script (their pages load it).
+#[must_use]
+pub fn petitionen_script_url() -> String {
+    format!("/map/petitionen.js?v={}", version())
+}
+
+/// The versioned address of its stylesheet.
+#[must_use]
+pub fn petitionen_stylesheet_url() -> String {
+    format!("/map/petitionen.css?v={}", version())
 }
 
 fn html() -> &'static Asset {
@@ -162,6 +190,14 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
             get(|h: HeaderMap| async move { serve(&MELDEN_STYLE, &h, true) }),
         )
         .route(
+            "/map/petitionen.js",
+            get(|h: HeaderMap| async move { serve(&PETITIONEN_SCRIPT, &h, true) }),
+        )
+        .route(
+            "/map/petitionen.css",
+            get(|h: HeaderMap| async move { serve(&PETITIONEN_STYLE, &h, true) }),
+        )
+        .route(
             "/map/lizenzen.txt",
             get(|h: HeaderMap| async move { serve(&TXT, &h, false) }),
         )
@@ -177,6 +213,17 @@ mod tests {
         assert!(page.contains(&format!("/map/app.js?v={}", version())));
         assert!(!page.contains("{{VERSION}}"));
         assert!(APP_JS.len() > 100_000, "the bundle contains MapLibre");
+    }
+
+    #[test]
+    fn the_page_scripts_are_embedded_and_versioned() {
+        assert!(petitionen_script_url().ends_with(&format!("petitionen.js?v={}", version())));
+        assert!(petitionen_stylesheet_url().starts_with("/map/petitionen.css?v="));
+        assert!(
+            PETITIONEN_JS.len() > 100_000,
+            "the script contains MapLibre"
+        );
+        assert!(!PETITIONEN_CSS.is_empty());
     }
 
     #[test]

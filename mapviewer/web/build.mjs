@@ -1,6 +1,7 @@
-// Bundles the map app (src/app.js with its CSS and MapLibre GL JS) into one JavaScript and one
-// CSS file in the folder given as the first argument (default: dist/). Called by mapviewer's
-// build.rs, so `cargo build` embeds the result into the stadtkarte binary.
+// Bundles the map app (src/app.js with its CSS and MapLibre GL JS) and the scripts of the
+// Mängelmelder's and the petitions' pages (src/melden.js, src/petitionen.js) into one JavaScript
+// and one CSS file each, in the folder given as the first argument (default: dist/). Called by
+// mapviewer's build.rs, so `cargo build` embeds the result into the stadtkarte binary.
 import * as esbuild from "esbuild";
 import fs from "node:fs";
 import path from "node:path";
@@ -10,7 +11,11 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(process.argv[2] || path.join(here, "dist"));
 
 await esbuild.build({
-  entryPoints: { app: path.join(here, "src", "app.js"), melden: path.join(here, "src", "melden.js") },
+  entryPoints: {
+    app: path.join(here, "src", "app.js"),
+    melden: path.join(here, "src", "melden.js"),
+    petitionen: path.join(here, "src", "petitionen.js"),
+  },
   bundle: true,
   minify: true,
   format: "esm",

@@ -111,64 +111,109 @@ pub async fn file(
     } else {
         work.path().join(format!("out.{}", format.ext))
     };
-    let mut args: Vec<String> = vec![
-        "-f".into(),
-        format.driver.into(),
-        out.display().to_string(),
-        format!("PG:{database_url}"),
-        "-sql".into(),
-        sql,
-        "-nln".into(),
-        c.id.clone(),
-        "-t_srs".into(),
-        format!("EPSG:{}", format.srid),
-    ];
-    // GDAL's FlatGeobuf writer keeps the packed R-tree of every feature in memory (measured:
-    // 261 MB peak for 1,000,000 buildings, 54 MB without the index). Large collections are
-    // written without the index, so an export stays far below 150 MB whatever the size; the
-    // file is complete and readable, only a spatial filter on it reads the whole file.
-    if format.ext == "fgb" && c.feature_count.unwrap_or(0) > FGB_INDEX_LIMIT {
-        args.extend(["-lco".into(), "SPATIAL_INDEX=NO".into()]);
-    }
-    if shapefile {
-        args.extend(["-lco".into(), "ENCODING=UTF-8".into()]);
-    }
-    let mut command = match priority {
-        Priority::Request => tokio::process::Command::new("ogr2ogr"),
-        Priority::Background => {
-            let mut c = tokio::process::Command::new("nice");
-            c.args(["-n", "10", "ogr2ogr"]);
-            c
-        }
+    // A Shapefile holds one kind of geometry: a collection of mixed points and areas (the
+    // petitions) becomes one Shapefile per kind in the ZIP; empty ones are left out.
+    let parts: Vec<(String, String, Option<&str>)> = if shapefile && is_mixed(&c.geometry_type) {
+        [
+            ("punkte", 0, "MULTIPOINT"),
+            ("linien", 1, "MULTILINESTRING"),
+            ("flaechen", 2, "MULTIPOLYGON"),
+        ]
+        .iter()
+        .map(|(suffix, dimension, kind)| {
+            (
+                format!("{}_{suffix}", c.id),
+                format!(
+                    "SELECT * FROM ({sql}) s WHERE ST_Dimension({}) = {dimension}",
+                    schema.geom()
+                ),
+                Some(*kind),
+            )
+        })
+        .collect()
+    } else {
+        vec![(c.id.clone(), sql, None)]
     };
-    let result = command
-        .args(&args)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| ExportError::Gdal(format!("cannot run ogr2ogr ({e}); install gdal-bin")))?;
-    if !result.status.success() {
-        return Err(ExportError::Gdal(
-            String::from_utf8_lossy(&result.stderr).into_owned(),
-        ));
+    let mut messages = String::new();
+    for (i, (layer, sql, kind)) in parts.iter().enumerate() {
+        let mut args: Vec<String> = vec![
+            "-f".into(),
+            format.driver.into(),
+            out.display().to_string(),
+            format!("PG:{database_url}"),
+            "-sql".into(),
+            sql.clone(),
+            "-nln".into(),
+            layer.clone(),
+            "-t_srs".into(),
+            format!("EPSG:{}", format.srid),
+        ];
+        if let Some(kind) = kind {
+            args.extend(["-nlt".into(), (*kind).into()]);
+        }
+        if i > 0 {
+            args.push("-update".into());
+        }
+        // GDAL's FlatGeobuf writer keeps the packed R-tree of every feature in memory
+        // (measured: 261 MB peak for 1,000,000 buildings, 54 MB without the index). Large
+        // collections are written without the index, so an export stays far below 150 MB
+        // whatever the size; the file is complete and readable, only a spatial filter on it
+        // reads the whole file.
+        if format.ext == "fgb" && c.feature_count.unwrap_or(0) > FGB_INDEX_LIMIT {
+            args.extend(["-lco".into(), "SPATIAL_INDEX=NO".into()]);
+        }
+        if shapefile {
+            args.extend(["-lco".into(), "ENCODING=UTF-8".into()]);
+        }
+        let mut command = match priority {
+            Priority::Request => tokio::process::Command::new("ogr2ogr"),
+            Priority::Background => {
+                let mut c = tokio::process::Command::new("nice");
+                c.args(["-n", "10", "ogr2ogr"]);
+                c
+            }
+        };
+        let result = command
+            .args(&args)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| {
+                ExportError::Gdal(format!("cannot run ogr2ogr ({e}); install gdal-bin"))
+            })?;
+        if !result.status.success() {
+            return Err(ExportError::Gdal(
+                String::from_utf8_lossy(&result.stderr).into_owned(),
+            ));
+        }
+        messages.push_str(&String::from_utf8_lossy(&result.stderr));
+        // An empty Shapefile (only its 100-byte header) of a mixed collection is left out.
+        if kind.is_some() && std::fs::metadata(out.join(format!("{layer}.shp")))?.len() <= 100 {
+            for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+                let _ = std::fs::remove_file(out.join(format!("{layer}.{ext}")));
+            }
+        }
     }
     if format.ext == "gpkg" {
         write_gpkg_titles(&out, &c.id, schema).await?;
     }
     let made = if shapefile {
         let zip_path = work.path().join("out.shp.zip");
-        zip_dir(
-            &out,
-            &zip_path,
-            &String::from_utf8_lossy(&result.stderr),
-            schema,
-        )?;
+        zip_dir(&out, &zip_path, &messages, schema)?;
         zip_path
     } else {
         out
     };
     std::fs::rename(made, target)?;
     Ok(())
+}
+
+/// A collection whose features may be of several kinds (points and areas).
+fn is_mixed(geometry_type: &str) -> bool {
+    matches!(
+        geometry_type.to_ascii_lowercase().as_str(),
+        "geometry" | "geometrycollection" | "unknown" | ""
+    )
 }
 
 /// Records the source's own column names in the GeoPackage's `gpkg_data_columns` (the

@@ -763,6 +763,52 @@ pub async fn link_maengel(
     Ok(())
 }
 
+/// Id of the dataset of petitions.
+pub const PETITIONS: &str = "petitionen";
+
+/// Creates or replaces the dataset [`PETITIONS`] ("Petitionen"): the published petitions with
+/// their place, status and counts (collection `petitionen`, the view without signers or any
+/// other personal data), daily, under "Zero".
+pub async fn link_petitions(
+    client: &impl GenericClient,
+    defaults: &Defaults,
+) -> Result<(), RegistryError> {
+    client
+        .execute("DELETE FROM catalog.datasets WHERE id = $1", &[&PETITIONS])
+        .await
+        .map_err(DbError::query("replacing the dataset of petitions"))?;
+    let input = DatasetInput {
+        title: Some("Petitionen".to_owned()),
+        title_en: Some("Petitions".to_owned()),
+        description: Some(
+            "Petitionen an den Stadtrat mit ihrem Ort (Punkt, Fläche oder Stadtteile), Thema, \
+             Status, Zeichnungsfrist, Quorum und der Zahl der bestätigten Unterschriften \
+             (insgesamt und aus der Stadt). Ohne Unterzeichnende und ohne andere \
+             personenbezogene Daten."
+                .to_owned(),
+        ),
+        description_en: Some(
+            "Petitions to the city council with their place (point, area or districts), topic, \
+             status, deadline, threshold and the number of confirmed signatures (in total and \
+             from the city). No signers and no other personal data."
+                .to_owned(),
+        ),
+        keywords: Some(
+            ["Petitionen", "Bürgerbeteiligung", "Stadtrat"]
+                .iter()
+                .map(|k| (*k).to_owned())
+                .collect(),
+        ),
+        themes: Some(vec!["GOVE".to_owned(), "SOCI".to_owned()]),
+        license: Some("dl-zero-de/2.0".to_owned()),
+        accrual_periodicity: Some("DAILY".to_owned()),
+        collections: Some(vec!["petitionen".to_owned()]),
+        ..DatasetInput::default()
+    };
+    add(client, PETITIONS, &input, defaults, "stadtkarte demo").await?;
+    Ok(())
+}
+
 /// Id of the demo dataset of aerial imagery.
 pub const DEMO_IMAGERY: &str = "luftbilder";
 

@@ -20,7 +20,9 @@ const TEXT = {
     "map.label": "Karte", swipe: "Trennlinie zwischen den Jahrgängen (Pfeiltasten verschieben)", "info.label": "Objektinformation", close: "Schließen",
     opacity: "Deckkraft", show: "anzeigen", "in.api": "Dieses Objekt in der OGC API", "group.city": "Stadt", "group.plans": "Planung",
     "group.more": "Weitere Daten", "group.reports": "Mängelmelder", "report.open": "Meldung ansehen", "report.new": "Mangel melden",
-    "report.legend.open": "offen", "report.legend.work": "in Bearbeitung", "report.legend.done": "erledigt", "report.legend.closed": "anders abgeschlossen", plan: "Bebauungsplan", zoning: "Festsetzungen an dieser Stelle", "zoning.none": "Keine Baugebietsfläche an dieser Stelle.",
+    "report.legend.open": "offen", "report.legend.work": "in Bearbeitung", "report.legend.done": "erledigt", "report.legend.closed": "anders abgeschlossen",
+    "group.petitions": "Bürgerbeteiligung", "petition.open": "Petition ansehen", "petition.status": "Status", "petition.signatures": "Unterschriften",
+    "petition.topic": "Thema", "petition.legend.open": "offen", "petition.legend.closed": "abgeschlossen", "petition.legend.rejected": "abgelehnt", plan: "Bebauungsplan", zoning: "Festsetzungen an dieser Stelle", "zoning.none": "Keine Baugebietsfläche an dieser Stelle.",
     documents: "Planunterlagen", "documents.none": "Keine Planunterlagen hinterlegt.", grayscale: "Graustufen", colour: "Farbe",
     "kind.stadtteile": "Stadtteil", "kind.strassen": "Straße", "kind.poi": "Ort", "kind.bebauungsplaene": "Bebauungsplan",
     "kind.gebaeude": "Gebäude", loading: "Lädt …", error: "Die Karte konnte nicht geladen werden:",
@@ -40,7 +42,9 @@ const TEXT = {
     "map.label": "Map", swipe: "Divider between the years (arrow keys move it)", "info.label": "Feature information", close: "Close",
     opacity: "Opacity", show: "show", "in.api": "This feature in the OGC API", "group.city": "City", "group.plans": "Planning",
     "group.more": "More data", "group.reports": "Defect reports", "report.open": "View the report", "report.new": "Report a problem",
-    "report.legend.open": "open", "report.legend.work": "in progress", "report.legend.done": "fixed", "report.legend.closed": "closed otherwise", plan: "Development plan", zoning: "Zoning at this place", "zoning.none": "No building zone at this place.",
+    "report.legend.open": "open", "report.legend.work": "in progress", "report.legend.done": "fixed", "report.legend.closed": "closed otherwise",
+    "group.petitions": "Citizen participation", "petition.open": "View the petition", "petition.status": "Status", "petition.signatures": "Signatures",
+    "petition.topic": "Topic", "petition.legend.open": "open", "petition.legend.closed": "closed", "petition.legend.rejected": "rejected", plan: "Development plan", zoning: "Zoning at this place", "zoning.none": "No building zone at this place.",
     documents: "Plan documents", "documents.none": "No plan documents.", grayscale: "greyscale", colour: "colour",
     "kind.stadtteile": "District", "kind.strassen": "Street", "kind.poi": "Place", "kind.bebauungsplaene": "Development plan",
     "kind.gebaeude": "Building", loading: "Loading …", error: "The map could not be loaded:",
@@ -102,6 +106,10 @@ const REPORT_COLOURS = {
   eingegangen: "#b3261e", geprueft: "#b3261e", in_bearbeitung: "#8a6d00", erledigt: "#1e7a34",
   nicht_loesbar: "#555555", duplikat: "#555555", abgelehnt: "#555555",
 };
+
+// The petitions' status colours (as on their own pages).
+const PETITION_COLOURS = { open: "#0b61a4", closed: "#a14a00", rejected: "#595959" };
+const BY_PETITION_STATUS = ["match", ["get", "status"], ...Object.entries(PETITION_COLOURS).flat(), "#595959"];
 
 const STYLES = {
   stadtteile: {
@@ -182,6 +190,21 @@ const STYLES = {
     ],
     labels: () => [],
   },
+  // Petitions: their place (a point, an area, or districts), coloured by status; points on top.
+  petitionen: {
+    group: "petitions",
+    legend: Object.values(PETITION_COLOURS).map((c) => ["fill", `${c}33`, c]),
+    legendText: ["petition.legend.open", "petition.legend.closed", "petition.legend.rejected"],
+    layers: (src) => [
+      { id: "petitionen-fill", type: "fill", source: src, "source-layer": "petitionen", filter: ["==", ["geometry-type"], "Polygon"],
+        paint: { "fill-color": BY_PETITION_STATUS, "fill-opacity": 0.2 } },
+      { id: "petitionen-line", type: "line", source: src, "source-layer": "petitionen", filter: ["==", ["geometry-type"], "Polygon"],
+        layout: { "line-join": "round" }, paint: { "line-color": BY_PETITION_STATUS, "line-width": 2.5 } },
+      { id: "petitionen-point", type: "circle", source: src, "source-layer": "petitionen", filter: ["==", ["geometry-type"], "Point"],
+        paint: { "circle-color": BY_PETITION_STATUS, "circle-radius": 7, "circle-stroke-color": "#ffffff", "circle-stroke-width": 2 } },
+    ],
+    labels: () => [],
+  },
 };
 
 function genericStyle(id, index) {
@@ -256,7 +279,7 @@ async function loadCatalog() {
     .filter((c) => c.itemType === "feature" && c.links.some((l) => l.rel.endsWith("tilesets-vector")))
     .map((c) => ({ id: c.id, title: c.title, attribution: c.attribution || "", license: c.license || "", style: STYLES[c.id] || genericStyle(c.id, generic++) }))
     .sort((a, b) => {
-      const groups = ["city", "plans", "reports", "more"];
+      const groups = ["city", "plans", "reports", "petitions", "more"];
       const ia = ORDER.indexOf(a.id), ib = ORDER.indexOf(b.id);
       return groups.indexOf(a.style.group) - groups.indexOf(b.style.group)
         || (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.title.localeCompare(b.title);
@@ -284,6 +307,8 @@ function imageryLayers(epochId, prefix = "bild") {
   return { sources, layers };
 }
 
+const OPACITY = { fill: "fill-opacity", line: "line-opacity", circle: "circle-opacity", symbol: "icon-opacity" };
+
 function buildStyle(base) {
   const sources = {}, below = [], labels = [];
   for (const c of state.collections) {
@@ -293,7 +318,8 @@ function buildStyle(base) {
     for (const [list, make] of [[below, c.style.layers], [labels, c.style.labels]]) {
       for (const layer of make(src)) {
         layer.layout = { ...(layer.layout || {}), visibility: vis };
-        layer.metadata = { collection: c.id };
+        const opacity = layer.paint?.[OPACITY[layer.type]];
+        layer.metadata = { collection: c.id, opacity: typeof opacity === "number" ? opacity : 1 };
         list.push(layer);
       }
     }
@@ -312,16 +338,16 @@ function buildStyle(base) {
   };
 }
 
+// The chosen opacity of a layer times the opacity its style gives it (kept in its metadata).
 function applyOpacity(target) {
   for (const layer of target.getStyle().layers) {
     const id = layer.metadata?.collection;
     if (!id) continue;
     const value = state.opacity[id] ?? 1;
-    const prop = { fill: "fill-opacity", line: "line-opacity", circle: "circle-opacity", symbol: "icon-opacity" }[layer.type];
+    const prop = OPACITY[layer.type];
     if (!prop) continue;
     if (layer.id === "stadtteile-fill") continue; // its opacity depends on the background
-    target.setPaintProperty(layer.id, prop, layer.type === "fill" && layer.id === "bebauungsplaene-fill" ? 0.12 * value
-      : layer.id === "baugebiete-fill" ? 0.55 * value : value);
+    target.setPaintProperty(layer.id, prop, (layer.metadata.opacity ?? 1) * value);
     if (layer.type === "symbol") target.setPaintProperty(layer.id, "text-opacity", value);
   }
 }
@@ -574,6 +600,14 @@ async function openFeature(collection, id, lngLat) {
     showInfo(el("h2", {}, `Nr. ${id}: ${p.category_title || ""}`), el("p", {}, p.address || ""), page, api);
     return;
   }
+  if (collection === "petitionen") {
+    // A petition: its page has the text, the counts per district and the form to sign.
+    const page = el("p", {}, el("a", { href: `/petitionen/${encodeURIComponent(id)}?lang=${lang}` }, t("petition.open")));
+    const status = TEXT[lang][`petition.legend.${p.status}`] || p.status;
+    showInfo(el("h2", {}, p.title || `${c ? c.title : collection} ${id}`),
+      table([[t("petition.status"), status], [t("petition.signatures"), p.signatures], [t("petition.topic"), p.topic_title]]), page, api);
+    return;
+  }
   const title = p.name || p.strasse && `${p.strasse} ${p.hausnummer || ""}`.trim() || `${c ? c.title : collection} ${id}`;
   const titles = await titlesOf(collection);
   const rows = Object.entries(p).filter(([k]) => !HIDDEN_PROPS.has(k)).map(([k, v]) => [titles[k] || k, v]);
@@ -642,7 +676,9 @@ map.on("click", (ev) => {
     .map((f) => { if (f.id == null && f.properties.id != null) f.id = f.properties.id; return f; })
     .filter((f) => f.id != null);
   // Prefer the most specific: points, then buildings/zones, then plans, districts last.
-  const rank = (f) => ["maengel", "poi", "gebaeude", "strassen", "baugebiete", "bebauungsplaene", "gewaesser", "stadtteile"].indexOf(f.layer.metadata.collection);
+  // A petition (shown only when chosen) before everything but reports: its point, then its area.
+  const kind = (f) => (f.layer.metadata.collection === "petitionen" ? `petitionen-${f.layer.type === "circle" ? "point" : "area"}` : f.layer.metadata.collection);
+  const rank = (f) => ["maengel", "petitionen-point", "petitionen-area", "poi", "gebaeude", "strassen", "baugebiete", "bebauungsplaene", "gewaesser", "stadtteile"].indexOf(kind(f));
   const plan = hits.find((f) => f.layer.metadata.collection === "bebauungsplaene");
   const best = hits.filter((f) => f.layer.metadata.collection !== "stadtteile" || hits.length === 1).sort((a, b) => (rank(a) + 100) % 100 - (rank(b) + 100) % 100)[0];
   const chosen = plan && (!best || ["bebauungsplaene", "baugebiete", "stadtteile", "gewaesser"].includes(best.layer.metadata.collection)) ? plan : best;
@@ -781,7 +817,7 @@ function updateTextView() {
   const layers = map.getStyle().layers.filter((l) => l.metadata?.collection && l.layout?.visibility !== "none").map((l) => l.id);
   const byCollection = new Map();
   for (const f of map.queryRenderedFeatures({ layers })) {
-    const name = f.properties.name || (f.properties.strasse ? `${f.properties.strasse} ${f.properties.hausnummer || ""}`.trim() : null);
+    const name = f.properties.name || f.properties.title || (f.properties.strasse ? `${f.properties.strasse} ${f.properties.hausnummer || ""}`.trim() : null);
     if (!name) continue;
     const id = f.layer.metadata.collection;
     if (!byCollection.has(id)) byCollection.set(id, new Set());

@@ -7,6 +7,7 @@
 import maplibregl from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
 import "./melden.css";
+import { el, makeMap } from "./citymap.js";
 
 const lang = document.documentElement.lang === "en" ? "en" : "de";
 const TEXT = {
@@ -31,50 +32,6 @@ const COLOURS = {
   eingegangen: "#b3261e", geprueft: "#9a4a00", in_bearbeitung: "#7a5f00", erledigt: "#1e7a34",
   nicht_loesbar: "#555555", duplikat: "#555555", abgelehnt: "#555555",
 };
-
-const el = (tag, props = {}, ...children) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (v === true) node.setAttribute(k, "");
-    else if (v !== false && v != null) node.setAttribute(k, v);
-  }
-  for (const c of children.flat()) if (c != null) node.append(c);
-  return node;
-};
-
-// The city map: districts, streets, buildings from the platform's vector tiles.
-function baseStyle() {
-  const src = (id) => ({ type: "vector", url: `${location.origin}/tiles/${id}` });
-  return {
-    version: 8,
-    sources: { stadtteile: src("stadtteile"), strassen: src("strassen"), gebaeude: src("gebaeude") },
-    layers: [
-      { id: "hintergrund", type: "background", paint: { "background-color": "#f3f1ea" } },
-      { id: "stadtteile", type: "line", source: "stadtteile", "source-layer": "stadtteile", paint: { "line-color": "#7b5e94", "line-width": 1.5, "line-dasharray": [3, 2] } },
-      { id: "gebaeude", type: "fill", source: "gebaeude", "source-layer": "gebaeude", minzoom: 14, paint: { "fill-color": "#d9c7b3", "fill-outline-color": "#a68b70" } },
-      { id: "strassen", type: "line", source: "strassen", "source-layer": "strassen", paint: { "line-color": "#ffffff", "line-width": ["interpolate", ["linear"], ["zoom"], 12, 1, 17, 8] } },
-      { id: "strassen-rand", type: "line", source: "strassen", "source-layer": "strassen", paint: { "line-color": "#b9b2a3", "line-width": 0.5, "line-gap-width": ["interpolate", ["linear"], ["zoom"], 12, 1, 17, 8] } },
-    ],
-  };
-}
-
-function bboxOf(node) {
-  const b = (node.dataset.bbox || "").split(",").map(Number);
-  return b.length === 4 && b.every(Number.isFinite) ? [[b[0], b[1]], [b[2], b[3]]] : [[7.5, 50.3], [7.7, 50.4]];
-}
-
-function makeMap(node, options = {}) {
-  node.hidden = false;
-  const map = new maplibregl.Map({
-    container: node, style: baseStyle(), bounds: bboxOf(node), fitBoundsOptions: { padding: 10 },
-    attributionControl: false, dragRotate: false, pitchWithRotate: false, ...options,
-  });
-  map.touchZoomRotate.disableRotation();
-  map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
-  return map;
-}
 
 // ------------------------------------------------------------------------------------------
 // The report form, step 1.

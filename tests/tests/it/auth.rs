@@ -775,6 +775,7 @@ async fn every_admin_route_by_every_role() {
         .iter()
         .chain(stadtkarte_opendata::admin::ROUTES)
         .chain(stadtkarte_maengelmelder::ROUTES)
+        .chain(stadtkarte_petitions::ROUTES)
         .copied()
         .collect();
     assert!(routes.len() >= 15);

@@ -54,8 +54,8 @@ async fn register_computes_count_and_extent() {
         assert!((v - row.get::<_, f64>(i)).abs() < 1e-9, "{e:?}");
     }
     assert_eq!(c.table_sql(), "\"data\".\"baeume\"");
-    // Beside the Mängelmelder's own collection, which every database has.
-    assert_eq!(catalog::list(&client).await.unwrap().len(), 2);
+    // Beside the Mängelmelder's and the petitions' own collections, which every database has.
+    assert_eq!(catalog::list(&client).await.unwrap().len(), 3);
     assert!(catalog::get(&client, "nothing").await.unwrap().is_none());
 }
 
@@ -94,7 +94,11 @@ async fn an_entry_must_point_at_an_existing_table_and_columns() {
         .into_iter()
         .map(|c| c.id)
         .collect();
-    assert_eq!(left, ["maengel"], "only the Mängelmelder's own collection");
+    assert_eq!(
+        left,
+        ["maengel", "petitionen"],
+        "only the Mängelmelder's and the petitions' own collections"
+    );
 }
 
 #[tokio::test]

@@ -141,24 +141,26 @@ async fn scale_one_is_a_plausible_koblenz() {
             "gebaeude",
             "gewaesser",
             "maengel",
+            "petitionen",
             "poi",
             "stadtteile",
             "strassen"
         ]
     );
-    // The Mängelmelder's collection starts empty, under its own licence (Zero).
-    let (reports, collections): (Vec<_>, Vec<_>) =
-        collections.into_iter().partition(|c| c.id == "maengel");
-    assert!(
-        matches!(reports[0].feature_count, None | Some(0)),
-        "a live view: no stored count"
-    );
-    assert!(reports[0].extent_crs84.is_none());
-    assert!(
-        reports[0].license.contains("Zero"),
-        "{}",
-        reports[0].license
-    );
+    // The Mängelmelder's and the petitions' collections start empty, under their own licence
+    // (Zero).
+    let (participation, collections): (Vec<_>, Vec<_>) = collections
+        .into_iter()
+        .partition(|c| c.id == "maengel" || c.id == "petitionen");
+    assert_eq!(participation.len(), 2);
+    for own in &participation {
+        assert!(
+            matches!(own.feature_count, None | Some(0)),
+            "a live view: no stored count"
+        );
+        assert!(own.extent_crs84.is_none());
+        assert!(own.license.contains("Zero"), "{}", own.license);
+    }
     for c in &collections {
         assert_eq!(c.license, LICENSE);
         assert_eq!(c.storage_srid, 25832);
@@ -214,7 +216,7 @@ async fn the_same_seed_gives_the_same_city_and_reloading_replaces_it() {
         scalar_i64(&client, "SELECT count(*) FROM data.gebaeude").await,
         i64::try_from(other.buildings).unwrap()
     );
-    assert_eq!(catalog::list(&client).await.unwrap().len(), 6);
+    assert_eq!(catalog::list(&client).await.unwrap().len(), 7);
 }
 
 #[tokio::test]
@@ -231,7 +233,11 @@ async fn a_bad_scale_changes_nothing() {
         .into_iter()
         .map(|c| c.id)
         .collect();
-    assert_eq!(left, ["maengel"], "only the Mängelmelder's own collection");
+    assert_eq!(
+        left,
+        ["maengel", "petitionen"],
+        "only the Mängelmelder's and the petitions' own collections"
+    );
 }
 
 #[tokio::test]

@@ -120,7 +120,10 @@ async fn a_5_4_plan_with_its_zoning() {
 
     let collections = catalog::list(&client).await.unwrap();
     let ids: Vec<&str> = collections.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["baugebiete", "bebauungsplaene", "maengel"]);
+    assert_eq!(
+        ids,
+        ["baugebiete", "bebauungsplaene", "maengel", "petitionen"]
+    );
     assert_eq!(collections[0].feature_count, Some(2));
     assert_eq!(collections[1].feature_count, Some(1));
 }

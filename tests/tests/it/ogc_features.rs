@@ -213,12 +213,12 @@ async fn collections_describe_themselves_identically() {
     let collections = list["collections"].as_array().unwrap();
     assert_eq!(
         collections.len(),
-        6,
-        "the demo's five and the Mängelmelder's"
+        7,
+        "the demo's five, the Mängelmelder's and the petitions'"
     );
     for c in collections {
         assert_eq!(c["itemType"], "feature");
-        if c["id"] == "maengel" {
+        if c["id"] == "maengel" || c["id"] == "petitionen" {
             // Empty in the demo: no extent yet.
             assert!(c["extent"]["spatial"]["bbox"].is_null(), "{c}");
             continue;
@@ -920,7 +920,7 @@ async fn gdal_and_owslib_read_the_api() {
         "from owslib.ogcapi.features import Features\n\
          api = Features('http://127.0.0.1:{port}/')\n\
          ids = api.feature_collections()\n\
-         assert sorted(ids) == ['gebaeude','gewaesser','maengel','poi','stadtteile','strassen'], ids\n\
+         assert sorted(ids) == ['gebaeude','gewaesser','maengel','petitionen','poi','stadtteile','strassen'], ids\n\
          items = api.collection_items('poi', limit=7, funktion='Schule')\n\
          assert items['numberReturned'] == 7, items['numberReturned']\n\
          assert all(f['properties']['funktion'] == 'Schule' for f in items['features'])\n\
