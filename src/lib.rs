@@ -516,6 +516,10 @@ pub async fn prepare_database(state: AppState) {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Which variable named the database (never the address: it may hold a password).
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let source = stadtkarte_core::config::database_url_source(&env);
+    tracing::info!(source, "database address taken from {source}");
     let listen = config.server.listen;
     let public = config.base_url();
     let pool = db::pool(&config.database)?;

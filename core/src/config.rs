@@ -18,6 +18,23 @@ use serde::{Deserialize, Serialize};
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "STADTKARTE_";
 
+/// The conventional variable for the database's address (Heroku, Render, Fly.io, …).
+pub const DATABASE_URL_ALIAS: &str = "DATABASE_URL";
+
+/// Where `database.url` came from, named for the start-up line (never the address itself,
+/// which may hold a password): the prefixed variable, the alias, or the file and defaults.
+#[must_use]
+pub fn database_url_source(env: &[(String, String)]) -> &'static str {
+    let set = |name: &str| env.iter().any(|(n, v)| n == name && !v.is_empty());
+    if set("STADTKARTE_DATABASE__URL") {
+        "STADTKARTE_DATABASE__URL"
+    } else if set(DATABASE_URL_ALIAS) {
+        DATABASE_URL_ALIAS
+    } else {
+        "database.url (configuration file or default)"
+    }
+}
+
 /// Environment variables with the prefix that are not configuration keys.
 const ENV_NOT_KEYS: &[&str] = &["config", "bin"];
 
@@ -669,6 +686,16 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        // `DATABASE_URL`, which hosting platforms set, is the conventional alias of
+        // `STADTKARTE_DATABASE__URL` (which wins when both are set).
+        if let Some((name, value)) = env.iter().find(|(n, _)| n == DATABASE_URL_ALIAS) {
+            figment = figment.merge(EnvOverride {
+                key: "database.url".to_owned(),
+                value: value.clone(),
+                name: name.clone(),
+            });
+        }
         for (name, value) in env {
             let Some(key) = name.strip_prefix(ENV_PREFIX).map(str::to_ascii_lowercase) else {
                 continue;
@@ -852,6 +879,33 @@ mod tests {
             Config::load_from(None, no_env()).unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn database_url_is_the_alias_of_the_prefixed_variable() {
+        let f = file("[database]\nurl = \"postgresql://file@db/file\"\n");
+        let pair = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+        let alias = vec![pair("DATABASE_URL", "postgresql://alias@db/alias")];
+        let c = Config::load_from(Some(f.path()), alias.clone()).unwrap();
+        assert_eq!(c.database.url, "postgresql://alias@db/alias");
+        assert_eq!(database_url_source(&alias), "DATABASE_URL");
+        let both = vec![
+            pair("STADTKARTE_DATABASE__URL", "postgresql://own@db/own"),
+            pair("DATABASE_URL", "postgresql://alias@db/alias"),
+        ];
+        let c = Config::load_from(Some(f.path()), both.clone()).unwrap();
+        assert_eq!(
+            c.database.url, "postgresql://own@db/own",
+            "the prefixed one wins"
+        );
+        assert_eq!(database_url_source(&both), "STADTKARTE_DATABASE__URL");
+        let c = Config::load_from(Some(f.path()), no_env()).unwrap();
+        assert_eq!(c.database.url, "postgresql://file@db/file");
+        assert!(database_url_source(&no_env()).starts_with("database.url"));
+        let bad = Config::load_from(None, vec![pair("DATABASE_URL", "not a url")])
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("database.url"), "{bad}");
     }
 
     #[test]

@@ -321,7 +321,15 @@ async fn respond(
     let limits = &state.config.features;
     let request = params::parse(&query, &schema, limits)?;
     let format = negotiate(request.format.as_deref(), &headers, &OFFERS)?;
-    let fingerprint = paging::fingerprint(&id, &request.canonical);
+    // The page size is not part of the result set: a `next` link followed with another `limit`
+    // (as the OGC test suite does) continues where the page ended.
+    let defining: Vec<(String, String)> = request
+        .canonical
+        .iter()
+        .filter(|(k, _)| k != "limit")
+        .cloned()
+        .collect();
+    let fingerprint = paging::fingerprint(&id, &defining);
     let cursor = request
         .cursor
         .as_deref()

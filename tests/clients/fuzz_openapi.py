@@ -78,6 +78,13 @@ def check(response):
         if isinstance(body, dict) and body.get("success") is False and isinstance(body.get("error"), dict):
             return None
         return "CKAN error is not in CKAN's shape"
+    # WMTS answers errors as OWS ExceptionReport XML, which GDAL and QGIS show to their users.
+    # (A path the router cannot even read is refused before, as a problem.)
+    if path.startswith("/wmts") and mt != "application/problem+json":
+        if mt != "application/xml" or b"<ExceptionReport" not in response.content \
+                or b'exceptionCode="' not in response.content:
+            return "WMTS error is not an OWS ExceptionReport"
+        return None
     if mt != "application/problem+json":
         return "4xx is not application/problem+json"
     try:

@@ -738,9 +738,49 @@ fn xml_response(body: String) -> Response {
         .into_response()
 }
 
+/// A refusal of a WMTS request as OWS 1.1 `ExceptionReport` XML (what GDAL and QGIS show to
+/// their users), with the status of the problem; the code follows from it: a missing parameter,
+/// a bad value, a tile outside the matrix, an unknown operation, the server's own trouble.
+fn ows_exception(problem: &Problem) -> Response {
+    let detail = problem.detail.as_str();
+    let code = match problem.status.as_u16() {
+        400 if detail.contains("needs") => "MissingParameterValue",
+        400 if detail.starts_with("REQUEST=") => "OperationNotSupported",
+        400..=499 if detail.contains("outside") => "TileOutOfRange",
+        400..=499 => "InvalidParameterValue",
+        _ => "NoApplicableCode",
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ExceptionReport xmlns=\"http://www.opengis.net/ows/1.1\" version=\"1.1.0\" xml:lang=\"en\">\n<Exception exceptionCode=\"{code}\"><ExceptionText>{}</ExceptionText></Exception>\n</ExceptionReport>\n",
+        xml(if detail.is_empty() {
+            &problem.title
+        } else {
+            detail
+        })
+    );
+    let mut response = (
+        problem.status,
+        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    if let Some(secs) = problem.retry_after_secs
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
 /// `GET /wmts/1.0.0/WMTSCapabilities.xml`
-pub async fn wmts_capabilities(
-    State(state): State<ImageryState>,
+pub async fn wmts_capabilities(State(state): State<ImageryState>, headers: HeaderMap) -> Response {
+    wmts_capabilities_or(state, headers)
+        .await
+        .unwrap_or_else(|p| ows_exception(&p))
+}
+
+async fn wmts_capabilities_or(
+    state: ImageryState,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let base = base_url(&state.app.config, &headers);
@@ -753,10 +793,14 @@ pub async fn wmts_tile(
     State(state): State<ImageryState>,
     Path((layer, _style, tms, z, row, col)): Path<(String, String, String, String, String, String)>,
     headers: HeaderMap,
-) -> Result<Response, Problem> {
-    check_tms(&tms)?;
-    let epoch = state.imagery.named(&layer, None).await?;
-    serve(&state, &epoch, (&z, &col, &row), None, &headers)
+) -> Response {
+    async {
+        check_tms(&tms)?;
+        let epoch = state.imagery.named(&layer, None).await?;
+        serve(&state, &epoch, (&z, &col, &row), None, &headers)
+    }
+    .await
+    .unwrap_or_else(|p| ows_exception(&p))
 }
 
 /// `GET /wmts/1.0.0/{layer}/{style}/{time}/{tms}/{z}/{row}/{col}.webp` (time dimension)
@@ -772,20 +816,34 @@ pub async fn wmts_time_tile(
         String,
     )>,
     headers: HeaderMap,
-) -> Result<Response, Problem> {
-    check_tms(&tms)?;
-    let epoch = if layer == SERIES {
-        state.imagery.in_series(Some(&time)).await?
-    } else {
-        state.imagery.epoch(&layer).await?
-    };
-    serve(&state, &epoch, (&z, &col, &row), None, &headers)
+) -> Response {
+    async {
+        check_tms(&tms)?;
+        let epoch = if layer == SERIES {
+            state.imagery.in_series(Some(&time)).await?
+        } else {
+            state.imagery.epoch(&layer).await?
+        };
+        serve(&state, &epoch, (&z, &col, &row), None, &headers)
+    }
+    .await
+    .unwrap_or_else(|p| ows_exception(&p))
 }
 
 /// `GET /wmts?SERVICE=WMTS&REQUEST=GetCapabilities|GetTile&…` (KVP; parameter names in any case)
 pub async fn wmts_kvp(
     State(state): State<ImageryState>,
     Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    wmts_kvp_or(state, query, headers)
+        .await
+        .unwrap_or_else(|p| ows_exception(&p))
+}
+
+async fn wmts_kvp_or(
+    state: ImageryState,
+    query: Vec<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let get = |name: &str| {

@@ -406,6 +406,50 @@ async fn imported_imagery_is_served_as_aligned_tiles_with_transparent_edges() {
         assert_eq!(r.status, 200, "{path}");
         assert_eq!(r.body, xyz.body, "{path}");
     }
+    // WMTS refusals are OWS ExceptionReports (what GDAL and QGIS show), with the status kept.
+    for (path, status, code) in [
+        (
+            "/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=luftbild-2020".to_owned(),
+            400,
+            "MissingParameterValue",
+        ),
+        (
+            "/wmts?SERVICE=WMTS&REQUEST=GetFeatureInfo".to_owned(),
+            400,
+            "OperationNotSupported",
+        ),
+        (
+            format!("/wmts/1.0.0/luftbild-2020/default/WebMercatorQuad/19/{y}.5/{x}.webp"),
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            format!("/wmts/1.0.0/luftbild-2020/default/NichtDa/19/{y}/{x}.webp"),
+            404,
+            "InvalidParameterValue",
+        ),
+        (
+            "/wmts/1.0.0/luftbild-2020/default/WebMercatorQuad/3/9/9.webp".to_owned(),
+            400,
+            "TileOutOfRange",
+        ),
+    ] {
+        let r = get(&app, &path, &[]).await;
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+        assert!(
+            r.header("content-type").starts_with("application/xml"),
+            "{path}"
+        );
+        let text = r.text();
+        roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"));
+        assert!(
+            text.contains("<ExceptionReport xmlns=\"http://www.opengis.net/ows/1.1\"")
+                && text.contains(&format!("exceptionCode=\"{code}\""))
+                && text.contains("<ExceptionText>")
+                && text.trim_end().ends_with("</ExceptionReport>"),
+            "{path}: {text}"
+        );
+    }
     // Parts as separate sources: the coarse part ends where the fine part begins.
     let parts = tj["parts"].as_array().unwrap();
     assert_eq!(parts.len(), 2, "{tj}");

@@ -337,6 +337,26 @@ async fn items_pages_counts_and_links() {
         }
         assert_eq!(index, 0);
     }
+
+    // A next link followed with another limit (as the OGC test suite does) continues where the
+    // page ended: 20 after the first 10 are the features 11–30 of one page of 30.
+    let thirty = ids(&get(&app, "/collections/poi/items?limit=30", &[])
+        .await
+        .json());
+    let ten = get(&app, "/collections/poi/items?limit=10", &[])
+        .await
+        .json();
+    let next = path_of(link(&ten, "next", "application/geo+json").unwrap());
+    assert!(next.contains("limit=10"), "{next}");
+    let other = next.replace("limit=10", "limit=20");
+    let page = get(&app, &other, &[]).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let mut walked = ids(&ten);
+    walked.extend(ids(&page.json()));
+    assert_eq!(walked, thirty);
+    // A cursor of another query is still refused.
+    let forged = next.replace("limit=10", "limit=20&funktion=Schule");
+    assert_eq!(get(&app, &forged, &[]).await.status, 400);
 }
 
 fn chrono_like(s: &str) -> bool {
