@@ -541,29 +541,6 @@ pub async fn recent_by_client(
     Ok(row.get(0))
 }
 
-/// Petitions for the moderators' queue or lists: by status (all when empty), newest first.
-pub async fn petitions_by_status(
-    client: &impl GenericClient,
-    statuses: &[Status],
-    flagged_only: bool,
-    limit: i64,
-) -> Result<Vec<Petition>, DbError> {
-    let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {PETITION_COLUMNS} FROM petitions.petitions p
-                 JOIN petitions.topics t ON t.code = p.topic, LATERAL (SELECT box2d(ST_Transform(p.geom, 4326)) AS b) bb
-                 WHERE (cardinality($1::text[]) = 0 OR p.status = ANY($1)) AND (NOT $2 OR p.flagged)
-                 ORDER BY p.flagged DESC, p.created_at LIMIT $3"
-            ),
-            &[&statuses, &flagged_only, &limit],
-        )
-        .await
-        .map_err(DbError::query("listing petitions"))?;
-    Ok(rows.iter().map(petition_from).collect())
-}
-
 /// A topic.
 #[derive(Debug, Clone, Serialize)]
 pub struct Topic {

@@ -68,7 +68,7 @@ fn find_secret(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// The entries of a ZIP archive, each unpacked.
-fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a ZIP archive");
     (0..archive.len())
         .map(|i| {

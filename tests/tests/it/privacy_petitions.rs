@@ -6,9 +6,8 @@
 //! found; the other signer's name is shown, as chosen.
 
 use crate::maengel::stamp_of;
-use crate::privacy_maengel::{fetch, request, tile_of};
+use crate::privacy_maengel::{fetch, request, tile_of, unzip};
 use stadtkarte_tests::{ServerProcess, config_for, connect, demo_copy};
-use std::io::Read as _;
 
 const EMAIL: &str = "paula.privat@example.org";
 const FIRST: &str = "Paulinchen";
@@ -70,18 +69,6 @@ async fn link(client: &tokio_postgres::Client, to: &str, prefix: &str) -> String
         .get(0);
     let at = body.find(prefix).unwrap();
     body[at..].split_whitespace().next().unwrap().to_owned()
-}
-
-fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a ZIP archive");
-    (0..archive.len())
-        .map(|i| {
-            let mut entry = archive.by_index(i).unwrap();
-            let mut out = Vec::new();
-            entry.read_to_end(&mut out).unwrap();
-            (entry.name().to_owned(), out)
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
