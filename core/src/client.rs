@@ -9,9 +9,8 @@ use std::net::{IpAddr, SocketAddr};
 use axum::http::HeaderMap;
 use rand::Rng as _;
 use sha2::{Digest as _, Sha256};
-use tokio_postgres::GenericClient;
 
-use crate::db::DbError;
+use crate::db::{Conn, DbError};
 
 /// The connection's peer address, put into each request's extensions by [`crate::serve`].
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +52,7 @@ const SALT_FRESH: std::time::Duration = std::time::Duration::from_mins(1);
 
 /// Today's salt (made by whichever node asks first, kept for a minute); salts older than
 /// yesterday are deleted.
-async fn salt(client: &impl GenericClient) -> Result<Vec<u8>, DbError> {
+async fn salt(client: &impl Conn) -> Result<Vec<u8>, DbError> {
     if let Ok(cache) = SALT.read()
         && let Some((at, salt)) = cache.as_ref()
         && at.elapsed() < SALT_FRESH
@@ -67,7 +66,7 @@ async fn salt(client: &impl GenericClient) -> Result<Vec<u8>, DbError> {
     Ok(salt)
 }
 
-async fn read_salt(client: &impl GenericClient) -> Result<Vec<u8>, DbError> {
+async fn read_salt(client: &impl Conn) -> Result<Vec<u8>, DbError> {
     let fresh: [u8; 32] = rand::rng().random();
     let row = client
         .query_one(
@@ -92,7 +91,7 @@ async fn read_salt(client: &impl GenericClient) -> Result<Vec<u8>, DbError> {
 
 /// The client's hash for today (hex), or `"unbekannt"` when the address is not known.
 pub async fn hash(
-    client: &impl GenericClient,
+    client: &impl Conn,
     peer: Option<Peer>,
     headers: &HeaderMap,
     trusted: &[String],

@@ -164,7 +164,8 @@ pub struct MaengelConfig {
     pub photo_max_megapixels: u32,
     /// Photos processed at once (decoding and encoding, off the async workers).
     pub photo_workers: usize,
-    /// Long edge of the displayed photo in pixels.
+    /// Long edge of the displayed photo in pixels (at most; a JPEG may come out up to 1/16 smaller
+    /// when that lets the decoder work at half, quarter or eighth size).
     pub photo_display_edge: u32,
     /// Long edge of the thumbnail in pixels.
     pub photo_thumb_edge: u32,

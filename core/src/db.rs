@@ -8,13 +8,153 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient as _, NoTls, Row};
 
 use crate::config::DatabaseConfig;
 use crate::problem::Problem;
 
 /// A connection taken from the pool; dereferences to a `tokio_postgres::Client`.
 pub type PooledClient = deadpool_postgres::Object;
+
+/// Something that runs SQL: a connection or a transaction. On the pool's connections (`&*client`
+/// of a [`PooledClient`], or `&tx` of its transaction) every statement text is prepared once
+/// per connection and kept (deadpool's statement cache): later runs skip the parsing and a
+/// round trip, which is most of the work of the short statements of a citizen's request. Plain
+/// `tokio_postgres` clients (tests, tools) prepare each time, as `tokio_postgres` does.
+pub trait Conn: Sync {
+    /// The underlying `tokio_postgres` client or transaction, for code that takes one.
+    type Pg: tokio_postgres::GenericClient + Sync;
+
+    /// The underlying `tokio_postgres` client or transaction.
+    fn pg(&self) -> &Self::Pg;
+
+    /// The prepared statement for `sql`.
+    fn statement(
+        &self,
+        sql: &str,
+    ) -> impl Future<Output = Result<tokio_postgres::Statement, tokio_postgres::Error>> + Send;
+
+    /// Like `tokio_postgres::Client::query`.
+    fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send {
+        async move {
+            let statement = self.statement(sql).await?;
+            self.pg().query(&statement, params).await
+        }
+    }
+
+    /// Like `tokio_postgres::Client::query_one`.
+    fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Row, tokio_postgres::Error>> + Send {
+        async move {
+            let statement = self.statement(sql).await?;
+            self.pg().query_one(&statement, params).await
+        }
+    }
+
+    /// Like `tokio_postgres::Client::query_opt`.
+    fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Option<Row>, tokio_postgres::Error>> + Send {
+        async move {
+            let statement = self.statement(sql).await?;
+            self.pg().query_opt(&statement, params).await
+        }
+    }
+
+    /// Like `tokio_postgres::Client::execute`.
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<u64, tokio_postgres::Error>> + Send {
+        async move {
+            let statement = self.statement(sql).await?;
+            self.pg().execute(&statement, params).await
+        }
+    }
+}
+
+/// Most statements a connection keeps prepared: texts built with varying parts must not grow
+/// the cache without end. When full it starts again (the statements are closed on the server).
+const MAX_PREPARED: usize = 256;
+
+fn bound(cache: &deadpool_postgres::StatementCache) {
+    if cache.size() >= MAX_PREPARED {
+        cache.clear();
+    }
+}
+
+impl Conn for deadpool_postgres::ClientWrapper {
+    type Pg = tokio_postgres::Client;
+
+    fn pg(&self) -> &Self::Pg {
+        self
+    }
+
+    async fn statement(
+        &self,
+        sql: &str,
+    ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        bound(&self.statement_cache);
+        self.prepare_cached(sql).await
+    }
+}
+
+impl<'a> Conn for deadpool_postgres::Transaction<'a> {
+    type Pg = tokio_postgres::Transaction<'a>;
+
+    fn pg(&self) -> &Self::Pg {
+        self
+    }
+
+    async fn statement(
+        &self,
+        sql: &str,
+    ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        bound(&self.statement_cache);
+        self.prepare_cached(sql).await
+    }
+}
+
+impl Conn for tokio_postgres::Client {
+    type Pg = Self;
+
+    fn pg(&self) -> &Self::Pg {
+        self
+    }
+
+    async fn statement(
+        &self,
+        sql: &str,
+    ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        self.prepare(sql).await
+    }
+}
+
+impl Conn for tokio_postgres::Transaction<'_> {
+    type Pg = Self;
+
+    fn pg(&self) -> &Self::Pg {
+        self
+    }
+
+    async fn statement(
+        &self,
+        sql: &str,
+    ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        self.prepare(sql).await
+    }
+}
 
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]

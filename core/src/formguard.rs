@@ -7,9 +7,8 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac as _};
 use rand::Rng as _;
 use sha2::Sha256;
-use tokio_postgres::GenericClient;
 
-use crate::db::DbError;
+use crate::db::{Conn, DbError};
 use crate::problem::Problem;
 
 /// Name of the decoy field.
@@ -22,7 +21,7 @@ const MAX_AGE: i64 = 24 * 3600;
 static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
 
 /// The key that signs the stamps, shared by every node (made by the first that asks).
-async fn key(client: &impl GenericClient) -> Result<Vec<u8>, DbError> {
+async fn key(client: &impl Conn) -> Result<Vec<u8>, DbError> {
     if let Some(key) = KEY.get() {
         return Ok(key.clone());
     }
@@ -30,7 +29,7 @@ async fn key(client: &impl GenericClient) -> Result<Vec<u8>, DbError> {
     Ok(KEY.get_or_init(|| key).clone())
 }
 
-async fn read_key(client: &impl GenericClient) -> Result<Vec<u8>, DbError> {
+async fn read_key(client: &impl Conn) -> Result<Vec<u8>, DbError> {
     let fresh: [u8; 32] = rand::rng().random();
     let row = client
         .query_one(
@@ -68,14 +67,14 @@ fn now() -> i64 {
 }
 
 /// The stamp for a form named `form`, shown now.
-pub async fn token(client: &impl GenericClient, form: &str) -> Result<String, DbError> {
+pub async fn token(client: &impl Conn, form: &str) -> Result<String, DbError> {
     Ok(sign(&key(client).await?, form, now()))
 }
 
 /// Refuses a submission of `form` with `stamp` that came back in under `min_secs`, whose stamp
 /// is forged or older than a day, or whose decoy is filled.
 pub async fn check(
-    client: &impl GenericClient,
+    client: &impl Conn,
     form: &str,
     stamp: &str,
     decoy: &str,

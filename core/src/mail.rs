@@ -17,7 +17,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use tokio_postgres::GenericClient;
 
 use crate::config::MailConfig;
-use crate::db::DbError;
+use crate::db::{Conn, DbError};
 use crate::state::AppState;
 
 /// An outbox table: `schema.table`, from code only (never from a request).
@@ -34,7 +34,7 @@ pub const TABLE_COLUMNS: &str = "id bigserial PRIMARY KEY, recipient text NOT NU
 
 /// Queues a mail (in the caller's transaction).
 pub async fn enqueue(
-    client: &impl GenericClient,
+    client: &impl Conn,
     outbox: Outbox,
     recipient: &str,
     subject: &str,

@@ -2,15 +2,13 @@
 //! PostgreSQL so that every node counts the same. Keys name what is limited and a hash (a
 //! client's daily hash, a hashed e-mail address), never an address.
 
-use tokio_postgres::GenericClient;
-
-use crate::db::DbError;
+use crate::db::{Conn, DbError};
 use crate::problem::Problem;
 
 /// Counts one more use of `key`; a 429 with `Retry-After` when more than `limit` uses fall into
 /// the current window of `window_secs` seconds.
 pub async fn hit(
-    client: &impl GenericClient,
+    client: &impl Conn,
     key: &str,
     limit: u32,
     window_secs: u32,
@@ -46,7 +44,7 @@ pub async fn hit(
 /// Meant to run in the caller's transaction, so that it costs no commit of its own and a
 /// refused request's count is rolled back with it.
 pub async fn hit_shared(
-    client: &impl GenericClient,
+    client: &impl Conn,
     key: &str,
     limit: u32,
     window_secs: u32,

@@ -4,8 +4,8 @@
 
 use stadtkarte_core::catalog::{self, quote_ident};
 use stadtkarte_core::config::MaengelConfig;
+use stadtkarte_core::db::Conn;
 use stadtkarte_core::db::DbError;
-use stadtkarte_core::tokio_postgres::GenericClient;
 
 use crate::model::Invalid;
 
@@ -103,7 +103,7 @@ static TABLES: std::sync::RwLock<Option<(std::time::Instant, String, Tables)>> =
     std::sync::RwLock::new(None);
 const TABLES_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
-async fn tables(client: &impl GenericClient, config: &MaengelConfig) -> Result<Tables, DbError> {
+async fn tables(client: &impl Conn, config: &MaengelConfig) -> Result<Tables, DbError> {
     let key = format!(
         "{}|{}|{}|{}|{}",
         config.districts_collection,
@@ -126,11 +126,8 @@ async fn tables(client: &impl GenericClient, config: &MaengelConfig) -> Result<T
     Ok(t)
 }
 
-async fn look_up_tables(
-    client: &impl GenericClient,
-    config: &MaengelConfig,
-) -> Result<Tables, DbError> {
-    let districts = catalog::get(client, &config.districts_collection)
+async fn look_up_tables(client: &impl Conn, config: &MaengelConfig) -> Result<Tables, DbError> {
+    let districts = catalog::get(client.pg(), &config.districts_collection)
         .await?
         .ok_or_else(|| {
             DbError::Setup(format!(
@@ -138,7 +135,7 @@ async fn look_up_tables(
                 config.districts_collection
             ))
         })?;
-    let addresses = catalog::get(client, &config.addresses_collection).await?;
+    let addresses = catalog::get(client.pg(), &config.addresses_collection).await?;
     Ok(Tables {
         districts: districts.table_sql(),
         district_srid: districts.storage_srid,
@@ -151,7 +148,7 @@ async fn look_up_tables(
 
 /// The district at a point (WGS84), or `None` outside the city.
 async fn district_at(
-    client: &impl GenericClient,
+    client: &impl Conn,
     t: &Tables,
     lon: f64,
     lat: f64,
@@ -173,29 +170,36 @@ async fn district_at(
     Ok(row.map(|r| r.get(0)))
 }
 
-async fn nearest_address(
-    client: &impl GenericClient,
+/// The district at a point (WGS84), or `None` outside the city, and the nearest address within
+/// 60 m: one statement, as every report needs both.
+async fn district_and_address(
+    client: &impl Conn,
     t: &Tables,
     lon: f64,
     lat: f64,
-) -> Result<Option<String>, DbError> {
+) -> Result<(Option<String>, Option<String>), DbError> {
     let Some((table, srid)) = &t.addresses else {
-        return Ok(None);
+        return Ok((district_at(client, t, lon, lat).await?, None));
     };
+    let point = |srid: i32| format!("ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), {srid})");
     let row = client
-        .query_opt(
+        .query_one(
             &format!(
-                "WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakePoint($1, $2), 4326), {srid}) AS g)
-                 SELECT {street}::text || ' ' || {number}::text FROM {table}, p
-                 WHERE ST_DWithin(geom, p.g, 60) ORDER BY geom <-> p.g LIMIT 1",
+                "SELECT (SELECT {name}::text FROM {districts} WHERE ST_Intersects(geom, {at_district}) LIMIT 1),
+                        (SELECT {street}::text || ' ' || {number}::text FROM {table}
+                          WHERE ST_DWithin(geom, {at_address}, 60) ORDER BY geom <-> {at_address} LIMIT 1)",
+                name = t.name,
+                districts = t.districts,
+                at_district = point(t.district_srid),
                 street = t.street,
                 number = t.number,
+                at_address = point(*srid),
             ),
             &[&lon, &lat],
         )
         .await
-        .map_err(DbError::query("finding the nearest address"))?;
-    Ok(row.map(|r| r.get(0)))
+        .map_err(DbError::query("finding the district and address of a place"))?;
+    Ok((row.get(0), row.get(1)))
 }
 
 /// Splits "Schloßstraße 12a" into street and number.
@@ -212,7 +216,7 @@ pub fn split_address(typed: &str) -> (String, String) {
 
 /// Resolves a location into a place inside the city.
 pub async fn place(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &MaengelConfig,
     location: &Location,
 ) -> Result<Placed, PlaceError> {
@@ -221,14 +225,15 @@ pub async fn place(
         Location::None => Err(PlaceError::Invalid(Invalid::NoLocation)),
         Location::Malformed => Err(PlaceError::Invalid(Invalid::BadCoordinates)),
         Location::Point { lon, lat } => {
-            let Some(district) = district_at(client, &t, *lon, *lat).await? else {
+            let (district, address) = district_and_address(client, &t, *lon, *lat).await?;
+            if district.is_none() {
                 return Err(PlaceError::Invalid(Invalid::OutsideCity));
-            };
+            }
             Ok(Placed {
                 lon: *lon,
                 lat: *lat,
-                district: Some(district),
-                address: nearest_address(client, &t, *lon, *lat).await?,
+                district,
+                address,
             })
         }
         Location::Address(typed) => {
@@ -304,8 +309,8 @@ pub async fn place(
 }
 
 /// The city's extent in WGS84 as `minLon,minLat,maxLon,maxLat` (empty when unknown), for maps.
-pub async fn bbox(client: &impl GenericClient, config: &MaengelConfig) -> String {
-    match catalog::get(client, &config.districts_collection).await {
+pub async fn bbox(client: &impl Conn, config: &MaengelConfig) -> String {
+    match catalog::get(client.pg(), &config.districts_collection).await {
         Ok(Some(c)) => c
             .extent_crs84
             .map(|e| {
@@ -320,10 +325,7 @@ pub async fn bbox(client: &impl GenericClient, config: &MaengelConfig) -> String
 }
 
 /// The city's districts, by name.
-pub async fn districts(
-    client: &impl GenericClient,
-    config: &MaengelConfig,
-) -> Result<Vec<String>, DbError> {
+pub async fn districts(client: &impl Conn, config: &MaengelConfig) -> Result<Vec<String>, DbError> {
     let t = match tables(client, config).await {
         Ok(t) => t,
         // No districts (yet): nothing to filter by.
@@ -357,7 +359,7 @@ pub struct Found {
 
 /// Addresses of the city starting with what was typed (street, optionally a number).
 pub async fn search(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &MaengelConfig,
     typed: &str,
     limit: i64,
@@ -424,7 +426,7 @@ pub struct Nearby {
 /// Open reports of `category` within `config.nearby_metres` of the point, reported in the last
 /// `config.nearby_days` days, nearest first.
 pub async fn nearby(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &MaengelConfig,
     category: &str,
     lon: f64,

@@ -175,11 +175,11 @@ async fn render(
     // The districts and a fresh stamp need the database; without it the form still shows.
     let (districts, stamp, bbox) = match mm.app.pool.get().await {
         Ok(client) => (
-            area::districts(&**client, &mm.app.config.maengel)
+            area::districts(&*client, &mm.app.config.maengel)
                 .await
                 .unwrap_or_default(),
-            formguard::token(&**client, FORM).await.unwrap_or_default(),
-            area::bbox(&**client, &mm.app.config.maengel).await,
+            formguard::token(&*client, FORM).await.unwrap_or_default(),
+            area::bbox(&*client, &mm.app.config.maengel).await,
         ),
         Err(_) => (Vec::new(), typed.stamp.clone(), String::new()),
     };
@@ -262,7 +262,7 @@ pub async fn form(
         problems.push(Invalid::UnknownCategory(typed.kategorie.clone()));
     }
     let client = mm.app.pool.get().await.map_err(DbError::from)?;
-    let placed = match area::place(&**client, &mm.app.config.maengel, &location).await {
+    let placed = match area::place(&*client, &mm.app.config.maengel, &location).await {
         Ok(p) => Some(p),
         Err(area::PlaceError::Invalid(i)) => {
             problems.push(i);
@@ -285,7 +285,7 @@ pub async fn form(
         .await;
     };
     let nearby = area::nearby(
-        &**client,
+        &*client,
         &mm.app.config.maengel,
         &typed.kategorie,
         placed.lon,
@@ -430,7 +430,7 @@ pub async fn submit(
     let guard = async {
         let client = mm.app.pool.get().await.map_err(DbError::from)?;
         if let Err(p) = formguard::check(
-            &**client,
+            &*client,
             FORM,
             &typed.stamp,
             &typed.website,
@@ -446,14 +446,14 @@ pub async fn submit(
             };
         }
         let who = client::hash(
-            &**client,
+            &*client,
             peer.map(|p| p.0),
             &headers,
             &mm.app.config.auth.trusted_proxies,
         )
         .await?;
         ratelimit::hit(
-            &**client,
+            &*client,
             &format!("maengel:client:{who}"),
             config.reports_per_client_hour,
             3600,
@@ -461,7 +461,7 @@ pub async fn submit(
         .await?;
         if !typed.email.trim().is_empty() {
             ratelimit::hit(
-                &**client,
+                &*client,
                 &format!("maengel:email:{}", ratelimit::email_part(&typed.email)),
                 config.reports_per_email_day,
                 86_400,
@@ -650,7 +650,7 @@ pub async fn received(
         .map_err(|e| Problem::from(DbError::query("reading a report")(e)))?
         .ok_or_else(|| Problem::not_found(format!("There is no report {id}.")))?;
     let code: String = row.get(0);
-    let category = model::category(&**client, &code)
+    let category = model::category(&*client, &code)
         .await?
         .ok_or_else(|| Problem::not_found("unknown category"))?;
     let tracking = format!("{}/maengel/{id}", mm.app.config.base_url());
@@ -689,7 +689,7 @@ pub async fn addresses(
     Query(q): Query<AddressQuery>,
 ) -> Result<Response, Problem> {
     let client = mm.app.pool.get().await.map_err(DbError::from)?;
-    let found = area::search(&**client, &mm.app.config.maengel, &q.q, 10).await?;
+    let found = area::search(&*client, &mm.app.config.maengel, &q.q, 10).await?;
     Ok((
         [(header::CACHE_CONTROL, "public, max-age=300")],
         axum::Json(found),
@@ -717,7 +717,7 @@ pub async fn nearby(
 ) -> Result<Response, Problem> {
     let location = Location::from_fields(&q.lat, &q.lon, "", "");
     let client = mm.app.pool.get().await.map_err(DbError::from)?;
-    let placed = match area::place(&**client, &mm.app.config.maengel, &location).await {
+    let placed = match area::place(&*client, &mm.app.config.maengel, &location).await {
         Ok(p) => p,
         Err(area::PlaceError::Invalid(i)) => {
             return Ok(axum::Json(serde_json::json!({
@@ -732,7 +732,7 @@ pub async fn nearby(
         Vec::new()
     } else {
         area::nearby(
-            &**client,
+            &*client,
             &mm.app.config.maengel,
             &q.kategorie,
             placed.lon,
@@ -770,17 +770,17 @@ pub async fn support(
     Form(form): Form<SupportForm>,
 ) -> Result<Response, Problem> {
     let client = mm.app.pool.get().await.map_err(DbError::from)?;
-    formguard::check(&**client, FORM, &form.stamp, &form.website, 0).await?;
+    formguard::check(&*client, FORM, &form.stamp, &form.website, 0).await?;
     let who = client::hash(
-        &**client,
+        &*client,
         peer.map(|p| p.0),
         &headers,
         &mm.app.config.auth.trusted_proxies,
     )
     .await?;
-    let once = ratelimit::hit(&**client, &format!("maengel:support:{id}:{who}"), 1, 86_400).await;
+    let once = ratelimit::hit(&*client, &format!("maengel:support:{id}:{who}"), 1, 86_400).await;
     let result = if once.is_ok() {
-        match model::support(&**client, id).await? {
+        match model::support(&*client, id).await? {
             Some(_) => "unterstuetzt",
             None => "geschlossen",
         }

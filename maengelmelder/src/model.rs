@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use rand::Rng as _;
 use serde_json::{Map, Value, json};
+use stadtkarte_core::db::Conn;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::i18n::{self, Lang};
-use stadtkarte_core::tokio_postgres::GenericClient;
+use stadtkarte_core::tokio_postgres::types::ToSql;
 use stadtkarte_core::{AppState, Problem, ratelimit};
 
 use crate::area::{self, Location, Placed};
@@ -276,7 +277,7 @@ fn category_of(row: &stadtkarte_core::tokio_postgres::Row) -> Category {
 }
 
 async fn attributes_of(
-    client: &impl GenericClient,
+    client: &impl Conn,
     codes: &[String],
 ) -> Result<BTreeMap<String, Vec<Attribute>>, DbError> {
     let rows = client
@@ -307,7 +308,7 @@ async fn attributes_of(
 }
 
 /// The categories (only the active ones unless `all`), in their order, with their questions.
-pub async fn categories(client: &impl GenericClient, all: bool) -> Result<Vec<Category>, DbError> {
+pub async fn categories(client: &impl Conn, all: bool) -> Result<Vec<Category>, DbError> {
     let rows = client
         .query(
             &format!(
@@ -329,10 +330,7 @@ pub async fn categories(client: &impl GenericClient, all: bool) -> Result<Vec<Ca
 }
 
 /// One category (active or not) with its questions.
-pub async fn category(
-    client: &impl GenericClient,
-    code: &str,
-) -> Result<Option<Category>, DbError> {
+pub async fn category(client: &impl Conn, code: &str) -> Result<Option<Category>, DbError> {
     let row = client
         .query_opt(
             &format!(
@@ -705,7 +703,7 @@ struct Checked {
 
 /// Every check of a report, all problems at once.
 async fn check(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &stadtkarte_core::config::MaengelConfig,
     report: &NewReport,
 ) -> Result<Result<Checked, Vec<Invalid>>, DbError> {
@@ -790,11 +788,20 @@ async fn check(
 /// The problems of `report` (empty when it would be accepted), without storing anything.
 pub async fn validate_only(state: &AppState, report: &NewReport) -> Result<Vec<Invalid>, DbError> {
     let client = state.pool.get().await?;
-    Ok(check(&**client, &state.config.maengel, report)
+    Ok(check(&*client, &state.config.maengel, report)
         .await?
         .err()
         .unwrap_or_default())
 }
+
+/// The statement that stores a report.
+const INSERT_REPORT: &str = "INSERT INTO maengel.reports (category, description, released_at, geom,
+        address, district, attributes, media_urls, reporter_email, reporter_name, reporter_phone,
+        wants_updates, secret, token, lang, channel, api_client)
+    VALUES ($1, $2, CASE WHEN $3::int IS NULL THEN NULL ELSE now() + make_interval(mins => $3::int) END,
+        ST_Transform(ST_SetSRID(ST_MakePoint($4, $5), 4326), 25832), $6, $7, $8, $9,
+        $10, $11, $12, $13, $14, $15, $16, $17, $18)
+    RETURNING id";
 
 /// Validates `report` and stores it with its photos and mail in one transaction. Returns once
 /// the transaction is committed.
@@ -809,7 +816,7 @@ pub async fn submit(state: &AppState, report: NewReport) -> Result<Created, Subm
         email,
         name,
         phone,
-    } = check(&**client, &state.config.maengel, &report)
+    } = check(&*client, &state.config.maengel, &report)
         .await?
         .map_err(SubmitError::Invalid)?;
 
@@ -828,49 +835,48 @@ pub async fn submit(state: &AppState, report: NewReport) -> Result<Created, Subm
         .transaction()
         .await
         .map_err(DbError::query("storing a report"))?;
-    // An Open311 client's posts per minute, counted with the report (no commit of its own; a
-    // refused or failed report does not count).
-    if let Some(api_client) = api_client {
-        ratelimit::hit_shared(
-            &*tx,
-            &format!("open311:{api_client}"),
-            state.config.maengel.reports_per_api_key_minute,
-            60,
-        )
-        .await?;
-    }
-    let row = tx
-        .query_one(
-            "INSERT INTO maengel.reports (category, description, released_at, geom, address,
-                 district, attributes, media_urls, reporter_email, reporter_name, reporter_phone,
-                 wants_updates, secret, token, lang, channel, api_client)
-             VALUES ($1, $2, CASE WHEN $3::int IS NULL THEN NULL ELSE now() + make_interval(mins => $3::int) END,
-                 ST_Transform(ST_SetSRID(ST_MakePoint($4, $5), 4326), 25832), $6, $7, $8, $9,
-                 $10, $11, $12, $13, $14, $15, $16, $17, $18)
-             RETURNING id",
-            &[
-                &category.code,
-                &description,
-                &release_minutes,
-                &placed.lon,
-                &placed.lat,
-                &placed.address,
-                &placed.district,
-                &Value::Object(attributes),
-                &report.media_urls,
-                &email,
-                &name,
-                &phone,
-                &(report.wants_updates && email.is_some()),
-                &secret,
-                &token,
-                &lang.code(),
-                &channel,
-                &api_client,
-            ],
-        )
-        .await
-        .map_err(DbError::query("storing a report"))?;
+    // The report and the Open311 client's posts per minute go out together (one round trip);
+    // the count has no commit of its own, so a refused or failed report does not count.
+    let attributes = Value::Object(attributes);
+    let wants_updates = report.wants_updates && email.is_some();
+    let values: [&(dyn ToSql + Sync); 18] = [
+        &category.code,
+        &description,
+        &release_minutes,
+        &placed.lon,
+        &placed.lat,
+        &placed.address,
+        &placed.district,
+        &attributes,
+        &report.media_urls,
+        &email,
+        &name,
+        &phone,
+        &wants_updates,
+        &secret,
+        &token,
+        &lang.code(),
+        &channel,
+        &api_client,
+    ];
+    let insert = async {
+        tx.query_one(INSERT_REPORT, &values)
+            .await
+            .map_err(|e| SubmitError::from(DbError::query("storing a report")(e)))
+    };
+    let limit = async {
+        if let Some(api_client) = api_client {
+            ratelimit::hit_shared(
+                &tx,
+                &format!("open311:{api_client}"),
+                state.config.maengel.reports_per_api_key_minute,
+                60,
+            )
+            .await?;
+        }
+        Ok::<_, SubmitError>(())
+    };
+    let (row, ()) = futures_util::future::try_join(insert, limit).await?;
     let id: i64 = row.get(0);
     for (i, photo) in report.photos.iter().enumerate() {
         let position = i16::try_from(i + 1).unwrap_or(1);
@@ -897,10 +903,10 @@ pub async fn submit(state: &AppState, report: NewReport) -> Result<Created, Subm
         released: release_minutes == Some(0),
     };
     if let Some(email) = &email {
-        notify::confirmation(&*tx, state, email, lang, &created, &secret).await?;
+        notify::confirmation(&tx, state, email, lang, &created, &secret).await?;
     }
     if category.notify == "immediate" {
-        notify::department_new(&*tx, state, &category, &created, &description).await?;
+        notify::department_new(&tx, state, &category, &created, &description).await?;
     }
     tx.commit()
         .await
@@ -910,7 +916,7 @@ pub async fn submit(state: &AppState, report: NewReport) -> Result<Created, Subm
 }
 
 /// Counts a "me too" for an open report: no personal data, only the number goes up.
-pub async fn support(client: &impl GenericClient, id: i64) -> Result<Option<i32>, DbError> {
+pub async fn support(client: &impl Conn, id: i64) -> Result<Option<i32>, DbError> {
     let row = client
         .query_opt(
             "UPDATE maengel.reports SET supporters = supporters + 1

@@ -6,10 +6,10 @@
 use stadtkarte_core::AppState;
 use std::fmt::Write as _;
 
+use stadtkarte_core::db::Conn;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::i18n::{self, Lang};
 use stadtkarte_core::mail;
-use stadtkarte_core::tokio_postgres::GenericClient;
 
 use crate::model::{Category, Created, Status};
 
@@ -22,7 +22,7 @@ fn link(state: &AppState, path: &str) -> String {
 
 /// "Ihre Meldung Nr. 42 ist eingegangen", with the tracking link.
 pub async fn confirmation(
-    client: &impl GenericClient,
+    client: &impl Conn,
     state: &AppState,
     email: &str,
     lang: Lang,
@@ -53,7 +53,7 @@ pub async fn confirmation(
 
 /// A new report for the department (only where it has a mailbox).
 pub async fn department_new(
-    client: &impl GenericClient,
+    client: &impl Conn,
     state: &AppState,
     category: &Category,
     created: &Created,
@@ -90,7 +90,7 @@ pub async fn department_new(
 /// A public status change for the reporter (if they want updates and their address is still
 /// kept). After "erledigt" the mail asks whether it is fixed, with a link to answer.
 pub async fn status_changed(
-    client: &impl GenericClient,
+    client: &impl Conn,
     state: &AppState,
     report: i64,
     status: Status,
@@ -246,7 +246,7 @@ pub async fn digests(state: &AppState) -> Result<usize, DbError> {
 
 /// The reporter says it is not fixed: the department hears of it (where it has a mailbox).
 pub async fn department_reopened(
-    client: &impl GenericClient,
+    client: &impl Conn,
     state: &AppState,
     category: &Category,
     report: i64,

@@ -41,7 +41,7 @@ use quick_xml::events::{BytesDecl, BytesText, Event};
 use serde::ser::{Serialize, SerializeMap as _, SerializeSeq as _, Serializer};
 use sha2::{Digest as _, Sha256};
 use stadtkarte_core::Problem;
-use stadtkarte_core::db::DbError;
+use stadtkarte_core::db::{Conn, DbError};
 use stadtkarte_core::i18n::Lang;
 use stadtkarte_core::query::{Sql, Value as SqlValue};
 use stadtkarte_core::tokio_postgres::{GenericClient, Row};
@@ -1445,7 +1445,7 @@ async fn read_form(request: Request, limit: usize) -> Result<(Params, Vec<Upload
 }
 
 /// The API client of a key (SHA-256 looked up), if the key is valid and not revoked.
-async fn client_of(client: &impl GenericClient, key: &str) -> Result<Option<String>, DbError> {
+async fn client_of(client: &impl Conn, key: &str) -> Result<Option<String>, DbError> {
     if key.len() > 200 {
         return Ok(None);
     }
@@ -1530,7 +1530,7 @@ async fn create_report(mm: &Mm, request: Request) -> Result<(i64, String, &'stat
         .ok_or_else(|| Failure::forbidden("api_key: an API key is required to submit requests"))?;
     let api_client = {
         let client = mm.app.pool.get().await.map_err(DbError::from)?;
-        let name = client_of(&**client, &key)
+        let name = client_of(&*client, &key)
             .await?
             .ok_or_else(|| Failure::forbidden("api_key: the API key is not valid"))?;
         check_jurisdiction(mm, &params)?;

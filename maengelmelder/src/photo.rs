@@ -366,12 +366,63 @@ fn load_display(bytes: &[u8], limits: &Limits) -> Result<RgbImage, PhotoError> {
     let (width, height) = header_dimensions(format, bytes)?;
     check_pixels(width, height, limits.max_megapixels)?;
 
-    let (decoded, orientation) = decode(bytes, format, limits.max_megapixels)?;
-    let full = flatten_onto_white(decoded)?;
     // The long edge does not change under rotation, so scaling before orienting is equivalent.
-    let (target_w, target_h) = fit_within(full.width(), full.height(), limits.display_edge);
-    let display = resize(full, target_w, target_h)?;
+    let (target_w, target_h) = fit_within(width, height, limits.display_edge);
+    let scaled = match format {
+        Accepted::Jpeg => decode_jpeg_scaled(bytes, target_w, target_h),
+        Accepted::Png | Accepted::WebP => None,
+    };
+    let (decoded, orientation) = if let Some(done) = scaled {
+        done
+    } else {
+        let (decoded, orientation) = decode(bytes, format, limits.max_megapixels)?;
+        (flatten_onto_white(decoded)?, orientation)
+    };
+    // A DCT scale may come out a little under the target: never scale up.
+    let (target_w, target_h) = if decoded.width() < target_w || decoded.height() < target_h {
+        decoded.dimensions()
+    } else {
+        (target_w, target_h)
+    };
+    let display = resize(decoded, target_w, target_h)?;
     Ok(orient(display, orientation))
+}
+
+/// Decodes a JPEG at the smallest of its DCT scales (1/8, 1/4 or 1/2) that covers 15/16 of
+/// `width` × `height`: a 12-megapixel photo (4000 × 3000) for a 2048-pixel display image is
+/// decoded at half size (2000 × 1500, the display size then), with a quarter of the memory and
+/// of the time. `None` (and the full decoder takes over) when no smaller scale fits, and for what
+/// this decoder does not turn into RGB itself (CMYK, 16 bits) or cannot read; the pixel limit was
+/// checked on the header before.
+fn decode_jpeg_scaled(bytes: &[u8], width: u32, height: u32) -> Option<(RgbImage, Orientation)> {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.read_info().ok()?;
+    let info = decoder.info()?;
+    if !matches!(
+        info.pixel_format,
+        jpeg_decoder::PixelFormat::RGB24 | jpeg_decoder::PixelFormat::L8
+    ) {
+        return None;
+    }
+    let orientation = decoder
+        .exif_data()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let at_least = |edge: u32| u16::try_from((edge * 15 / 16).max(1)).ok();
+    let (w, h) = decoder.scale(at_least(width)?, at_least(height)?).ok()?;
+    if (w, h) == (info.width, info.height) {
+        return None;
+    }
+    let pixels = decoder.decode().ok()?;
+    let (w, h) = (u32::from(w), u32::from(h));
+    let rgb = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => {
+            let gray = image::GrayImage::from_raw(w, h, pixels)?;
+            DynamicImage::ImageLuma8(gray).into_rgb8()
+        }
+        _ => RgbImage::from_raw(w, h, pixels)?,
+    };
+    Some((rgb, orientation))
 }
 
 /// Encodes the display image and derives and encodes the thumbnail.
@@ -1313,6 +1364,33 @@ mod tests {
             thumb.height()
         );
         assert_clean(&out.thumb);
+    }
+
+    #[test]
+    fn big_jpegs_are_decoded_at_a_dct_scale() {
+        let mut source = RgbImage::from_pixel(4400, 1800, Rgb([200, 100, 50]));
+        for y in 0..1800 {
+            for x in 2200..4400 {
+                source.put_pixel(x, y, Rgb([20, 40, 220]));
+            }
+        }
+        let bytes = jpeg(&source);
+        let (w, h) = fit_within(4400, 1800, 2048);
+        let (half, orientation) =
+            decode_jpeg_scaled(&bytes, w, h).expect("an RGB JPEG decodes at a DCT scale");
+        assert_eq!(half.dimensions(), (2200, 900), "half size covers {w}x{h}");
+        assert_eq!(orientation, Orientation::NoTransforms);
+        let out = process(&bytes, &limits()).expect("big photo is accepted");
+        assert_eq!((out.width, out.height), (w, h));
+        let display = decode_jpeg(&out.display);
+        assert!(near(*display.get_pixel(500, 400), [200, 100, 50], 10));
+        assert!(near(*display.get_pixel(1500, 400), [20, 40, 220], 10));
+        // 4000 × 3000 at half size falls 48 pixels short of 2048: the display image stays
+        // 2000 × 1500 (not scaled up); at 3000 × 1000 no smaller scale fits.
+        let photo = jpeg(&RgbImage::from_pixel(4000, 3000, Rgb([90, 160, 30])));
+        let out = process(&photo, &limits()).expect("12-megapixel photo is accepted");
+        assert_eq!((out.width, out.height), (2000, 1500));
+        assert!(decode_jpeg_scaled(&jpeg(&RgbImage::new(3000, 1000)), 2048, 683).is_none());
     }
 
     #[test]

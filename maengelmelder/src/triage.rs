@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use stadtkarte_core::auth::{self, Staff};
 use stadtkarte_core::backoffice::{Shell, Widget};
+use stadtkarte_core::db::Conn;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::i18n::Lang;
 use stadtkarte_core::page::{Page, PageContext, html};
@@ -333,7 +334,7 @@ struct Detail {
     personal_deleted: bool,
 }
 
-async fn load(client: &impl GenericClient, id: i64, lang: Lang) -> Result<Detail, Problem> {
+async fn load(client: &impl Conn, id: i64, lang: Lang) -> Result<Detail, Problem> {
     let r = client
         .query_opt(
             "SELECT category, status, description,
@@ -656,7 +657,7 @@ async fn event(
 
 /// Sets the status (with its note) inside a transaction; mails the reporter.
 async fn set_status(
-    client: &impl GenericClient,
+    client: &impl Conn,
     app: &AppState,
     id: i64,
     status: Status,
@@ -675,7 +676,7 @@ async fn set_status(
         .await
         .map_err(db("setting a status"))?;
     event(
-        client,
+        client.pg(),
         id,
         "status",
         Some(status.as_str()),

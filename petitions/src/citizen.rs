@@ -155,20 +155,20 @@ async fn guard(
 ) -> Result<Result<String, Problem>, Problem> {
     let config = &pt.app.config;
     let client = pt.app.pool.get().await.map_err(DbError::from)?;
-    if let Err(p) = formguard::check(&**client, FORM, stamp, decoy, min_secs).await {
+    if let Err(p) = formguard::check(&*client, FORM, stamp, decoy, min_secs).await {
         return if p.status.is_client_error() {
             Ok(Err(p))
         } else {
             Err(p)
         };
     }
-    let who = client::hash(&**client, peer, headers, &config.auth.trusted_proxies).await?;
+    let who = client::hash(&*client, peer, headers, &config.auth.trusted_proxies).await?;
     // Signatures count the client's recent signatures instead (no counter row to contend for).
     if !count_client {
         return Ok(Ok(who));
     }
     if let Err(p) = ratelimit::hit(
-        &**client,
+        &*client,
         &format!("petitions:client:{who}"),
         config.petitions.signatures_per_client_hour,
         3600,
@@ -346,8 +346,8 @@ async fn sign(
     // The petition and the districts; the database away: the form again (503).
     let loaded = async {
         let client = pt.app.pool.get().await.map_err(DbError::from)?;
-        let p = model::signing_target(&**client, number).await?;
-        let names = district_names(&**client, &pt.app.config).await?;
+        let p = model::signing_target(&*client, number).await?;
+        let names = district_names(&*client, &pt.app.config).await?;
         Ok::<_, DbError>((p, names))
     }
     .await;
@@ -436,8 +436,8 @@ async fn sign(
         let city_postcode = config.postcodes.iter().any(|c| c == postcode);
         let (district, resident) = if chosen.is_empty() {
             let district = if city_postcode {
-                match Districts::of(&**client, &pt.app.config).await? {
-                    Some(d) => d.of_postcode(&**client, postcode).await?,
+                match Districts::of(&*client, &pt.app.config).await? {
+                    Some(d) => d.of_postcode(&*client, postcode).await?,
                     None => None,
                 }
             } else {
@@ -451,31 +451,16 @@ async fn sign(
             .transaction()
             .await
             .map_err(DbError::query("signing a petition"))?;
-        // The rate limits count in this transaction: a refusal (rolled back) does not count.
-        // A large provider's domain is shared by many at once: its counter is spread.
+        let too_many = || Problem::too_many_requests(lang.tr("petitions.sign.too_many"), 600);
+        // A client's signatures are counted in the table (no counter row is locked).
         let by_client =
-            model::recent_by_client(&*tx, &who, config.signatures_per_client_hour).await?;
-        let by_domain = ratelimit::hit_shared(
-            &*tx,
-            &format!("petitions:domain:{}", ratelimit::email_part(&domain)),
-            config.signatures_per_domain_hour,
-            3600,
-        )
-        .await;
-        let domain_full = match by_domain {
-            Ok(()) => false,
-            Err(p) if p.status == StatusCode::TOO_MANY_REQUESTS => true,
-            Err(p) => return Err(p),
-        };
-        if by_client >= i64::from(config.signatures_per_client_hour) || domain_full {
-            tracing::info!(by_client, "signature refused: rate limit");
-            return Err(Problem::too_many_requests(
-                lang.tr("petitions.sign.too_many"),
-                600,
-            ));
+            model::recent_by_client(&tx, &who, config.signatures_per_client_hour).await?;
+        if by_client >= i64::from(config.signatures_per_client_hour) {
+            tracing::info!(by_client, "signature refused: rate limit of the client");
+            return Err(too_many());
         }
         let signed = model::sign(
-            &*tx,
+            &tx,
             config,
             number,
             &new,
@@ -489,7 +474,7 @@ async fn sign(
             Err(e) => return Ok(Err(e)),
         };
         notify::signature_confirm(
-            &*tx,
+            &tx,
             &pt.app,
             typed.email.trim(),
             lang,
@@ -497,6 +482,25 @@ async fn sign(
             &signed.token,
         )
         .await?;
+        // The domain's limit counts in this transaction: a refusal (rolled back) does not count.
+        // A large provider's domain is shared by many at once: its counter is spread. Counted
+        // last, as the counter's row stays locked until the commit.
+        let by_domain = ratelimit::hit_shared(
+            &tx,
+            &format!("petitions:domain:{}", ratelimit::email_part(&domain)),
+            config.signatures_per_domain_hour,
+            3600,
+        )
+        .await;
+        let domain_full = match by_domain {
+            Ok(()) => false,
+            Err(p) if p.status == StatusCode::TOO_MANY_REQUESTS => true,
+            Err(p) => return Err(p),
+        };
+        if domain_full {
+            tracing::info!("signature refused: rate limit of the address's domain");
+            return Err(too_many());
+        }
         tx.commit()
             .await
             .map_err(DbError::query("signing a petition"))?;
@@ -552,7 +556,7 @@ async fn sign(
 /// A fresh stamp, if the database answers.
 async fn fresh_stamp(pt: &Pt) -> Option<String> {
     let client = pt.app.pool.get().await.ok()?;
-    formguard::token(&**client, FORM).await.ok()
+    formguard::token(&*client, FORM).await.ok()
 }
 
 /// `GET /petitionen/unterschrift/{token}`: the page the confirmation mail's link opens — the
@@ -564,7 +568,7 @@ async fn signature_page(
 ) -> Result<Response, Problem> {
     let lang = ctx.lang;
     let client = pt.app.pool.get().await.map_err(DbError::from)?;
-    let found = model::signature_by_token(&**client, &pt.app.config.petitions, &token).await?;
+    let found = model::signature_by_token(&*client, &pt.app.config.petitions, &token).await?;
     match found {
         None => unknown_signature(&pt, &ctx),
         Some((id, _, true)) => already_counted(&pt, &ctx, id),
@@ -631,17 +635,17 @@ async fn signature_confirm(
         .transaction()
         .await
         .map_err(DbError::query("confirming a signature"))?;
-    let outcome = model::confirm_signature(&*tx, config, &token).await?;
+    let outcome = model::confirm_signature(&tx, config, &token).await?;
     if let SignatureConfirmed::Counted {
         petition_id,
         sponsor,
     } = outcome
     {
-        if sponsor && model::sponsors_complete(&*tx, config, petition_id).await? {
-            notify::creator_news(&*tx, &pt.app, petition_id, "moderation", "").await?;
+        if sponsor && model::sponsors_complete(&tx, config, petition_id).await? {
+            notify::creator_news(&tx, &pt.app, petition_id, "moderation", "").await?;
         }
-        if model::threshold_check(&*tx, petition_id).await?.is_some() {
-            notify::creator_news(&*tx, &pt.app, petition_id, "threshold", "").await?;
+        if model::threshold_check(&tx, petition_id).await?.is_some() {
+            notify::creator_news(&tx, &pt.app, petition_id, "threshold", "").await?;
         }
     }
     tx.commit()
@@ -770,17 +774,17 @@ async fn render_new(
     // what was typed.
     let (topics, districts, stamp, bbox) = match pt.app.pool.get().await {
         Ok(client) => (
-            model::topics(&**client)
+            model::topics(&*client)
                 .await
                 .unwrap_or_default()
                 .into_iter()
                 .map(|t| (t.code, lang.pick(t.name_de, t.name_en)))
                 .collect(),
-            district_names(&**client, config).await.unwrap_or_default(),
-            formguard::token(&**client, FORM)
+            district_names(&*client, config).await.unwrap_or_default(),
+            formguard::token(&*client, FORM)
                 .await
                 .unwrap_or_else(|_| typed.stamp.clone()),
-            city_bbox(&**client, config).await,
+            city_bbox(&*client, config).await,
         ),
         Err(_) => (
             if typed.thema.is_empty() {
@@ -905,13 +909,13 @@ async fn new_submit(
     // The topic and the place need the database.
     let checked = async {
         let client = pt.app.pool.get().await.map_err(DbError::from)?;
-        let topics = model::topics(&**client).await?;
+        let topics = model::topics(&*client).await?;
         let topic_known = topics.iter().any(|t| t.code == new.topic);
-        let districts = Districts::of(&**client, &pt.app.config).await?;
+        let districts = Districts::of(&*client, &pt.app.config).await?;
         let checked = match (place, &districts) {
             (Err(e), _) => Err(e),
             (Ok(_), None) => Err(PlaceError::NoDistricts),
-            (Ok(place), Some(d)) => d.check(&**client, &place).await?,
+            (Ok(place), Some(d)) => d.check(&*client, &place).await?,
         };
         Ok::<_, DbError>((topic_known, districts, checked))
     }
@@ -944,7 +948,7 @@ async fn new_submit(
     let stored = async {
         let mut client = pt.app.pool.get().await.map_err(DbError::from)?;
         ratelimit::hit(
-            &**client,
+            &*client,
             &format!("petitions:new:{}", ratelimit::email_part(&typed.email)),
             config.petitions_per_email_day,
             86_400,
@@ -955,9 +959,9 @@ async fn new_submit(
             .await
             .map_err(DbError::query("storing a petition"))?;
         let geometry_sql = districts.geometry_sql("$7", "$8");
-        let (id, token) = model::create(&*tx, config, &new, &checked, &geometry_sql).await?;
+        let (id, token) = model::create(&tx, config, &new, &checked, &geometry_sql).await?;
         notify::creator_confirm(
-            &*tx,
+            &tx,
             &pt.app,
             typed.email.trim(),
             lang,
@@ -1013,7 +1017,7 @@ async fn creator_page(
 ) -> Result<Response, Problem> {
     let lang = ctx.lang;
     let client = pt.app.pool.get().await.map_err(DbError::from)?;
-    match model::petition_by_creator_token(&**client, &pt.app.config.petitions, &token).await? {
+    match model::petition_by_creator_token(&*client, &pt.app.config.petitions, &token).await? {
         None => unknown_creator_token(&pt, &ctx),
         Some((_, title, Status::Pending)) => notice(
             &pt,
@@ -1090,7 +1094,7 @@ async fn creator_confirm(
         .transaction()
         .await
         .map_err(DbError::query("confirming a petition"))?;
-    let outcome = model::confirm_creator(&*tx, &pt.app.config.petitions, &token).await?;
+    let outcome = model::confirm_creator(&tx, &pt.app.config.petitions, &token).await?;
     let (id, next, sponsor_link) = match &outcome {
         CreatorConfirmed::Sponsoring { id, key } => (
             *id,
@@ -1103,7 +1107,7 @@ async fn creator_confirm(
         CreatorConfirmed::Moderation(id) => (*id, "moderation", None),
         CreatorConfirmed::Already(id) => {
             drop(tx);
-            let status = model::petition(&**client, *id)
+            let status = model::petition(&*client, *id)
                 .await?
                 .map_or(Status::Hidden, |p| p.status);
             return creator_already(&pt, &ctx, *id, status);
@@ -1111,7 +1115,7 @@ async fn creator_confirm(
         CreatorConfirmed::Unknown => return unknown_creator_token(&pt, &ctx),
     };
     notify::creator_news(
-        &*tx,
+        &tx,
         &pt.app,
         id,
         next,

@@ -9,8 +9,8 @@ use rand::Rng as _;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use stadtkarte_core::config::PetitionsConfig;
+use stadtkarte_core::db::Conn;
 use stadtkarte_core::db::DbError;
-use stadtkarte_core::tokio_postgres::GenericClient;
 
 use crate::place::Checked;
 
@@ -310,7 +310,7 @@ pub fn check_petition(p: &NewPetition) -> Vec<Invalid> {
 /// token. `place` is checked; `geometry_sql` is [`crate::place::Districts::geometry_sql`] over
 /// `$7` (the GeoJSON text) and `$8` (the district names).
 pub async fn create(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &PetitionsConfig,
     p: &NewPetition,
     place: &Checked,
@@ -477,7 +477,7 @@ fn petition_from(r: &stadtkarte_core::tokio_postgres::Row) -> Petition {
 }
 
 /// One petition by number (any status: callers decide what to show).
-pub async fn petition(client: &impl GenericClient, id: i64) -> Result<Option<Petition>, DbError> {
+pub async fn petition(client: &impl Conn, id: i64) -> Result<Option<Petition>, DbError> {
     let row = client
         .query_opt(
             &format!(
@@ -504,10 +504,7 @@ pub struct SigningTarget {
 }
 
 /// Status, title and sponsors' key of petition `id`.
-pub async fn signing_target(
-    client: &impl GenericClient,
-    id: i64,
-) -> Result<Option<SigningTarget>, DbError> {
+pub async fn signing_target(client: &impl Conn, id: i64) -> Result<Option<SigningTarget>, DbError> {
     let row = client
         .query_opt(
             "SELECT status, title, sponsor_key FROM petitions.petitions WHERE id = $1",
@@ -526,7 +523,7 @@ pub async fn signing_target(
 /// `limit`: a client's limit is small, so this is a short index range, and no counter row is
 /// locked.
 pub async fn recent_by_client(
-    client: &impl GenericClient,
+    client: &impl Conn,
     client_hash: &str,
     limit: u32,
 ) -> Result<i64, DbError> {
@@ -553,7 +550,7 @@ pub struct Topic {
 }
 
 /// Every topic, in order.
-pub async fn topics(client: &impl GenericClient) -> Result<Vec<Topic>, DbError> {
+pub async fn topics(client: &impl Conn) -> Result<Vec<Topic>, DbError> {
     let rows = client
         .query(
             "SELECT code, name_de, name_en FROM petitions.topics ORDER BY position, code",
@@ -592,7 +589,7 @@ pub enum CreatorConfirmed {
 /// Confirms a creator's address: `pending` → `sponsoring` (when sponsors are needed) or
 /// `moderation`.
 pub async fn confirm_creator(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &PetitionsConfig,
     token: &str,
 ) -> Result<CreatorConfirmed, DbError> {
@@ -636,7 +633,7 @@ pub async fn confirm_creator(
 /// A creator's petition by the confirmation token (for the page the link opens), if it is not
 /// expired.
 pub async fn petition_by_creator_token(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &PetitionsConfig,
     token: &str,
 ) -> Result<Option<(i64, String, Status)>, DbError> {
@@ -731,7 +728,7 @@ pub struct Signed {
 /// household rule a second one with another name and the same postcode.
 #[allow(clippy::too_many_arguments)]
 pub async fn sign(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &PetitionsConfig,
     petition_id: i64,
     s: &NewSignature,
@@ -846,7 +843,7 @@ pub enum SignatureConfirmed {
 /// Confirms a signature by its token: it counts from now on (the trigger adds it to the
 /// counts in this transaction). Only while the petition is open (or collecting sponsors).
 pub async fn confirm_signature(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &PetitionsConfig,
     token: &str,
 ) -> Result<SignatureConfirmed, DbError> {
@@ -888,7 +885,7 @@ pub async fn confirm_signature(
 /// The signature a token belongs to (for the page the link opens): petition id and title,
 /// whether confirmed.
 pub async fn signature_by_token(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &PetitionsConfig,
     token: &str,
 ) -> Result<Option<(i64, String, bool)>, DbError> {
@@ -909,7 +906,7 @@ pub async fn signature_by_token(
 /// After a sponsor's signature: when enough sponsors confirmed, the petition goes to
 /// moderation. Returns whether it did now.
 pub async fn sponsors_complete(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &PetitionsConfig,
     petition_id: i64,
 ) -> Result<bool, DbError> {
@@ -930,7 +927,7 @@ pub async fn sponsors_complete(
 /// After a signature: marks the threshold as reached when it is. Returns the petition's
 /// title and creator (e-mail, language) when it was reached just now.
 pub async fn threshold_check(
-    client: &impl GenericClient,
+    client: &impl Conn,
     petition_id: i64,
 ) -> Result<Option<(String, Option<String>, String)>, DbError> {
     // Read first: almost every signature leaves the petition as it is (and an UPDATE would
@@ -979,7 +976,7 @@ pub struct Counts {
 
 /// The counts of a petition, as kept by the trigger.
 pub async fn counts(
-    client: &impl GenericClient,
+    client: &impl Conn,
     petition_id: i64,
     residents_only: bool,
 ) -> Result<Counts, DbError> {
@@ -1027,7 +1024,7 @@ pub struct PublicSigner {
 
 /// The latest confirmed signers who chose to be shown (name and district, or district only).
 pub async fn public_signers(
-    client: &impl GenericClient,
+    client: &impl Conn,
     petition_id: i64,
     limit: i64,
 ) -> Result<Vec<PublicSigner>, DbError> {
@@ -1108,7 +1105,7 @@ pub struct Summary {
 
 /// The public petitions matching `filter`, most signed first (open ones first).
 pub async fn list(
-    client: &impl GenericClient,
+    client: &impl Conn,
     filter: &Filter,
     limit: i64,
 ) -> Result<Vec<Summary>, DbError> {
@@ -1178,7 +1175,7 @@ fn like_escaped(text: &str) -> String {
 
 /// Publishes a petition in moderation: open, with its deadline from now.
 pub async fn publish(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &PetitionsConfig,
     id: i64,
 ) -> Result<bool, DbError> {

@@ -4,10 +4,10 @@
 //! response published, closed). Links open a page; only its button changes anything.
 
 use stadtkarte_core::AppState;
+use stadtkarte_core::db::Conn;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::i18n::{self, Lang};
 use stadtkarte_core::mail;
-use stadtkarte_core::tokio_postgres::GenericClient;
 
 /// The outbox of the petitions.
 pub const OUTBOX: mail::Outbox = "petitions.outbox";
@@ -24,7 +24,7 @@ pub fn lang_of(code: &str) -> Lang {
 
 /// "Bitte bestätigen Sie Ihre Petition", with the link to the confirmation page.
 pub async fn creator_confirm(
-    client: &impl GenericClient,
+    client: &impl Conn,
     state: &AppState,
     to: &str,
     lang: Lang,
@@ -47,7 +47,7 @@ pub async fn creator_confirm(
 
 /// "Bitte bestätigen Sie Ihre Unterschrift".
 pub async fn signature_confirm(
-    client: &impl GenericClient,
+    client: &impl Conn,
     state: &AppState,
     to: &str,
     lang: Lang,
@@ -81,7 +81,7 @@ pub async fn signature_confirm(
 /// sponsors' link, the rejection reason or the response as fits. Nothing when the creator's
 /// address is gone (anonymised).
 pub async fn creator_news(
-    client: &impl GenericClient,
+    client: &impl Conn,
     state: &AppState,
     id: i64,
     what: &str,
@@ -151,7 +151,7 @@ pub async fn creator_news(
 /// The response of the council for every confirmed signer who is not anonymised (they signed
 /// for it); one mail each, queued.
 pub async fn signers_response(
-    client: &impl GenericClient,
+    client: &impl Conn,
     state: &AppState,
     id: i64,
 ) -> Result<u64, DbError> {

@@ -6,8 +6,8 @@
 use serde_json::Value;
 use stadtkarte_core::catalog::{self, quote_ident};
 use stadtkarte_core::config::Config;
+use stadtkarte_core::db::Conn;
 use stadtkarte_core::db::DbError;
-use stadtkarte_core::tokio_postgres::GenericClient;
 
 /// A place as given by the citizen.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,7 +87,7 @@ pub struct Districts {
 impl Districts {
     /// Looks the table up (the Mängelmelder's districts collection); `None` when the city has
     /// no districts loaded.
-    pub async fn of(client: &impl GenericClient, config: &Config) -> Result<Option<Self>, DbError> {
+    pub async fn of(client: &impl Conn, config: &Config) -> Result<Option<Self>, DbError> {
         let key = format!(
             "{}|{}|{}",
             config.maengel.districts_collection,
@@ -101,7 +101,7 @@ impl Districts {
         {
             return Ok(d.clone());
         }
-        let found = catalog::get(client, &config.maengel.districts_collection)
+        let found = catalog::get(client.pg(), &config.maengel.districts_collection)
             .await?
             .map(|c| Self {
                 table: c.table_sql(),
@@ -116,7 +116,7 @@ impl Districts {
     }
 
     /// Every district's name, sorted.
-    pub async fn names(&self, client: &impl GenericClient) -> Result<Vec<String>, DbError> {
+    pub async fn names(&self, client: &impl Conn) -> Result<Vec<String>, DbError> {
         let key = format!("{}|{}", self.table, self.name);
         if let Ok(cache) = CACHE.read()
             && let Some((at, k, names)) = &cache.names
@@ -146,7 +146,7 @@ impl Districts {
     /// The district of a postcode, when exactly one district has it.
     pub async fn of_postcode(
         &self,
-        client: &impl GenericClient,
+        client: &impl Conn,
         postcode: &str,
     ) -> Result<Option<String>, DbError> {
         let key = (
@@ -194,7 +194,7 @@ impl Districts {
     /// metre of tolerance), valid, with the districts it touches; or known districts.
     pub async fn check(
         &self,
-        client: &impl GenericClient,
+        client: &impl Conn,
         place: &Place,
     ) -> Result<Result<Checked, PlaceError>, DbError> {
         match place {

@@ -18,10 +18,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use stadtkarte_core::catalog;
 use stadtkarte_core::config::Config;
+use stadtkarte_core::db::Conn;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::i18n::Lang;
 use stadtkarte_core::page::{Page, PageContext, html};
-use stadtkarte_core::tokio_postgres::GenericClient;
 use stadtkarte_core::{Problem, formguard};
 
 use crate::Pt;
@@ -56,8 +56,8 @@ pub(crate) fn stylesheet() -> String {
 }
 
 /// The city's extent in WGS84 as `minLon,minLat,maxLon,maxLat` (empty when unknown), for maps.
-pub(crate) async fn city_bbox(client: &impl GenericClient, config: &Config) -> String {
-    match catalog::get(client, &config.maengel.districts_collection).await {
+pub(crate) async fn city_bbox(client: &impl Conn, config: &Config) -> String {
+    match catalog::get(client.pg(), &config.maengel.districts_collection).await {
         Ok(Some(c)) => c
             .extent_crs84
             .map(|e| {
@@ -73,7 +73,7 @@ pub(crate) async fn city_bbox(client: &impl GenericClient, config: &Config) -> S
 
 /// The city's districts by name (empty when none are loaded).
 pub(crate) async fn district_names(
-    client: &impl GenericClient,
+    client: &impl Conn,
     config: &Config,
 ) -> Result<Vec<String>, DbError> {
     match Districts::of(client, config).await? {
@@ -481,11 +481,7 @@ fn reject_label(code: Option<&str>) -> &'static str {
 }
 
 /// A petition the public may see, or one collecting sponsors opened with its sponsors' key.
-async fn visible(
-    client: &impl GenericClient,
-    id: &str,
-    sponsor_key: &str,
-) -> Result<Petition, Problem> {
+async fn visible(client: &impl Conn, id: &str, sponsor_key: &str) -> Result<Petition, Problem> {
     let not_found = || Problem::not_found(format!("There is no petition {id:?}."));
     let Ok(number) = id.parse::<i64>() else {
         return Err(not_found());
