@@ -494,6 +494,14 @@ pub async fn prepare_database(state: AppState) {
         let attempt = async {
             let mut client = owner.get().await.map_err(anyhow::Error::from)?;
             let applied = migrate::run(&mut client).await?;
+            if state.config.opendata.participation_datasets {
+                let created =
+                    registry::ensure_participation(&**client, &dataset_defaults(&state.config))
+                        .await?;
+                for id in created {
+                    tracing::info!(dataset = id, "open-data dataset created");
+                }
+            }
             anyhow::Ok(applied)
         };
         match attempt.await {
@@ -592,8 +600,8 @@ async fn load_demo(config: &Config, options: DemoOptions) -> anyhow::Result<()> 
     let summary = demo::load(&mut client, options, |line| eprintln!("{line}")).await?;
     let tx = client.transaction().await?;
     let mut datasets = registry::fill_demo(&*tx, &dataset_defaults(config)).await?;
-    registry::link_maengel(&*tx, &dataset_defaults(config)).await?;
-    registry::link_petitions(&*tx, &dataset_defaults(config)).await?;
+    registry::link_maengel(&*tx, &dataset_defaults(config), "stadtkarte demo").await?;
+    registry::link_petitions(&*tx, &dataset_defaults(config), "stadtkarte demo").await?;
     datasets += 2;
     let staff = seed_demo_staff(&*tx, config).await?;
     let reports = stadtkarte_maengelmelder::demo::sample_reports(&*tx, 120).await?;

@@ -427,6 +427,10 @@ pub struct OpendataConfig {
     pub prepare_downloads: bool,
     /// Seconds between two rounds of the download preparer.
     pub prepare_interval_secs: u64,
+    /// At start-up, create the open-data datasets of the Mängelmelder's reports and of the
+    /// petitions when they are missing (never changes them once there). `false` for a city that
+    /// does not publish them.
+    pub participation_datasets: bool,
 }
 
 impl Default for OpendataConfig {
@@ -435,6 +439,7 @@ impl Default for OpendataConfig {
             cache_dir: String::new(),
             prepare_downloads: true,
             prepare_interval_secs: 60,
+            participation_datasets: true,
         }
     }
 }

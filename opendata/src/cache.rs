@@ -129,6 +129,57 @@ impl DownloadCache {
     }
 }
 
+impl DownloadCache {
+    /// Deletes the temporary files and folders (`.tmp…`, as `tempfile` names them) of the cache
+    /// and its bulk folder that nothing has written to for `idle`: what a preparation or a
+    /// request left when its process died. A temporary item still being written has a fresh
+    /// modification time and stays. Returns the deleted paths.
+    pub fn remove_leftovers(&self, idle: std::time::Duration) -> io::Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        for dir in [self.dir.clone(), self.dir.join("alle")] {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                if !entry.file_name().to_string_lossy().starts_with(".tmp") {
+                    continue;
+                }
+                let path = entry.path();
+                if last_written(&path)?.elapsed().unwrap_or_default() < idle {
+                    continue;
+                }
+                let gone = if entry.file_type()?.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                match gone {
+                    Ok(()) => removed.push(path),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// The latest modification time of a file, or of a folder and what it holds.
+fn last_written(path: &Path) -> io::Result<std::time::SystemTime> {
+    let meta = std::fs::metadata(path)?;
+    let mut latest = meta.modified()?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            let inner = last_written(&entry?.path())?;
+            latest = latest.max(inner);
+        }
+    }
+    Ok(latest)
+}
+
 /// The plain files of a folder (none when it does not exist), without hidden ones.
 fn files(dir: &Path) -> io::Result<Vec<(PathBuf, String)>> {
     let entries = match std::fs::read_dir(dir) {

@@ -22,6 +22,7 @@ use stadtkarte_core::db::DbError;
 use stadtkarte_core::load::Work;
 use stadtkarte_core::schema::{self, CollectionSchema};
 use stadtkarte_core::{AppState, Problem};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use crate::cache::{self, DownloadCache};
 use crate::export::{self, Priority};
@@ -90,10 +91,17 @@ async fn download(
     let filename = format!("{dataset_id}-{collection_id}-{date}.{ext}");
     let cache = DownloadCache::new(&state.config);
     let path = cache.file(c, ext);
+    let file = File {
+        path: &path,
+        media: format.media,
+        etag: &etag,
+        name: &filename,
+        dataset: &dataset_id,
+    };
     if let Some(gdal) = export::file_format(ext) {
         drop(client);
         if path.is_file() {
-            return send_file(&path, format.media, &etag, &filename).await;
+            return send_file(&file, &headers).await;
         }
         let _slot = state.load.admit(Work::Download).await?;
         export::file(
@@ -105,9 +113,9 @@ async fn download(
         )
         .await
         .map_err(Problem::internal)?;
-        return send_file(&path, format.media, &etag, &filename).await;
+        return send_file(&file, &headers).await;
     }
-    if let Some(response) = cached(&path, format.media, &etag, &filename).await? {
+    if let Some(response) = cached(&file, &headers).await? {
         return Ok(response);
     }
     // Not prepared (yet): streamed as it is read (the slot bounds the starts).
@@ -136,21 +144,46 @@ fn headers_for(response: &mut Response, media: &'static str, etag: &str, filenam
 }
 
 /// The response for a file of the cache, `None` when it is not there.
-async fn cached(
-    path: &std::path::Path,
-    media: &'static str,
-    etag: &str,
-    filename: &str,
-) -> Result<Option<Response>, Problem> {
-    let file = match tokio::fs::File::open(path).await {
+///
+/// Files behave like files: `Accept-Ranges: bytes`, and a `Range` of one byte range is a `206`
+/// with `Content-Range` (how GDAL's `/vsicurl/` reads a COG's header and tiles, and how a
+/// browser resumes a download), unless an `If-Range` names another version, which gets the
+/// whole current file. Several ranges at once get the whole file too (a `200`, as RFC 9110
+/// allows); a range beyond the end is a `416` naming the size.
+async fn cached(file: &File<'_>, request: &HeaderMap) -> Result<Option<Response>, Problem> {
+    let File {
+        path,
+        media,
+        etag,
+        name: filename,
+        dataset,
+    } = *file;
+    let mut opened = match tokio::fs::File::open(path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Problem::internal(e)),
     };
-    let size = file.metadata().await.map_err(Problem::internal)?.len();
-    let body =
-        axum::body::Body::from_stream(futures_util::stream::unfold(file, |mut file| async move {
-            use tokio::io::AsyncReadExt as _;
+    let size = opened.metadata().await.map_err(Problem::internal)?.len();
+    let Ok(range) = byte_range(request, etag, size) else {
+        return Ok(Some(unsatisfiable(request, size)));
+    };
+    let (status, start, length) = match &range {
+        Some(r) => (
+            StatusCode::PARTIAL_CONTENT,
+            *r.start(),
+            r.end() - r.start() + 1,
+        ),
+        None => (StatusCode::OK, 0, size),
+    };
+    if start > 0 {
+        opened
+            .seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(Problem::internal)?;
+    }
+    let body = axum::body::Body::from_stream(futures_util::stream::unfold(
+        opened.take(length),
+        |mut file| async move {
             let mut buffer = vec![0u8; stadtkarte_core::stream::CHUNK];
             match file.read(&mut buffer).await {
                 Ok(0) | Err(_) => None,
@@ -159,23 +192,90 @@ async fn cached(
                     Some((Ok::<_, std::convert::Infallible>(Bytes::from(buffer)), file))
                 }
             }
-        }));
+        },
+    ));
     let mut response = Response::new(body);
+    *response.status_mut() = status;
     headers_for(&mut response, media, etag, filename);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    let h = response.headers_mut();
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if let Some(r) = &range {
+        let dataset = dataset.to_owned();
+        metrics::counter!("stadtkarte_download_range_requests_total", "dataset" => dataset.clone())
+            .increment(1);
+        metrics::counter!("stadtkarte_download_range_bytes_total", "dataset" => dataset)
+            .increment(length);
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{size}", r.start(), r.end())) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
     Ok(Some(response))
 }
 
-/// Streams a file with its length, `ETag` and file name.
-pub(crate) async fn send_file(
-    path: &std::path::Path,
-    media: &'static str,
+/// The one byte range a request asks for (`None`: the whole file); `Err` when it lies outside.
+fn byte_range(
+    request: &HeaderMap,
     etag: &str,
-    filename: &str,
-) -> Result<Response, Problem> {
-    cached(path, media, etag, filename).await?.ok_or_else(|| {
+    size: u64,
+) -> Result<Option<std::ops::RangeInclusive<u64>>, ()> {
+    let Some(wanted) = request.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    // If-Range: the range only for the version it names (a strong comparison; a date or
+    // another tag gets the whole file).
+    if let Some(condition) = request.get(header::IF_RANGE)
+        && condition.as_bytes() != etag.as_bytes()
+    {
+        return Ok(None);
+    }
+    // Syntax the parser does not know (another unit, …) is ignored, as RFC 9110 asks.
+    let Ok(parsed) = http_range_header::parse_range_header(wanted) else {
+        return Ok(None);
+    };
+    match parsed.validate(size) {
+        Ok(ranges) if ranges.len() == 1 => Ok(ranges.into_iter().next()),
+        Ok(_) => Ok(None),
+        Err(_) => Err(()),
+    }
+}
+
+/// The `416` for a range outside a file of `size` bytes.
+fn unsatisfiable(request: &HeaderMap, size: u64) -> Response {
+    let wanted = request
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let mut response = Problem::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "Bereich nicht lieferbar / range not satisfiable",
+        format!("The file has {size} bytes; the range {wanted:?} lies outside it."),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+        response.headers_mut().insert(header::CONTENT_RANGE, v);
+    }
+    response
+}
+
+/// A file to send.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct File<'a> {
+    /// Where it is.
+    pub path: &'a std::path::Path,
+    /// Its media type.
+    pub media: &'static str,
+    /// Its version.
+    pub etag: &'a str,
+    /// The name it is saved under.
+    pub name: &'a str,
+    /// The dataset it belongs to (`alle` for the bulk ZIPs), for the metrics.
+    pub dataset: &'a str,
+}
+
+/// Streams a file with its length, `ETag` and file name (a byte range of it when asked).
+pub(crate) async fn send_file(file: &File<'_>, request: &HeaderMap) -> Result<Response, Problem> {
+    cached(file, request).await?.ok_or_else(|| {
         // The preparer deleted the file of a version that changed during the request.
         Problem::unavailable("The data changed just now; please try again.")
     })
@@ -241,47 +341,60 @@ pub async fn bulk(state: &AppState, name: &str, headers: &HeaderMap) -> Result<R
     let cache = DownloadCache::new(&state.config);
     let target = cache.bulk_file(&version, wanted);
     if !target.is_file() {
-        let mut parts = Vec::new();
-        let mut readme = String::from(
-            "Offene Daten der Stadt – alle Datensätze\n\nBitte nennen Sie bei jeder Nutzung die Quelle wie angegeben.\n\n",
-        );
-        for (d, s) in &schemas {
-            let path = cache.file(&s.collection, format.ext);
-            export::file(
-                &state.config.database.url,
-                &path,
-                s,
-                *format,
-                Priority::Request,
-            )
+        make_bulk(state, &schemas, *format, &target, Priority::Request)
             .await
-            .map_err(Problem::internal)?;
-            parts.push((format!("{}/{}.{}", d.id, s.collection.id, format.ext), path));
-            let _ = write!(
-                readme,
-                "{}/{}.{}: {}\n  Lizenz: {} ({})\n  Quellenangabe: {}\n\n",
-                d.id,
-                s.collection.id,
-                format.ext,
-                d.title,
-                registry::license_name(&d.license),
-                d.license,
-                d.attribution
-            );
-        }
-        let target_for_task = target.clone();
-        tokio::task::spawn_blocking(move || write_zip(&target_for_task, &parts, &readme))
-            .await
-            .map_err(Problem::internal)?
             .map_err(Problem::internal)?;
     }
     send_file(
-        &target,
-        "application/zip",
-        &etag,
-        &format!("stadtkarte-alle-datensaetze-{wanted}.zip"),
+        &File {
+            path: &target,
+            media: "application/zip",
+            etag: &etag,
+            name: &format!("stadtkarte-alle-datensaetze-{wanted}.zip"),
+            dataset: "alle",
+        },
+        headers,
     )
     .await
+}
+
+/// Makes the bulk ZIP of `parts` in `format` at `target` (each collection's file first, where
+/// it is missing): by a request or by the preparer ([`crate::prepare`]).
+pub(crate) async fn make_bulk(
+    state: &AppState,
+    schemas: &[(Dataset, CollectionSchema)],
+    format: export::FileFormat,
+    target: &std::path::Path,
+    priority: Priority,
+) -> Result<(), String> {
+    let cache = DownloadCache::new(&state.config);
+    let mut parts = Vec::new();
+    let mut readme = String::from(
+        "Offene Daten der Stadt – alle Datensätze\n\nBitte nennen Sie bei jeder Nutzung die Quelle wie angegeben.\n\n",
+    );
+    for (d, s) in schemas {
+        let path = cache.file(&s.collection, format.ext);
+        export::file(&state.config.database.url, &path, s, format, priority)
+            .await
+            .map_err(|e| e.to_string())?;
+        parts.push((format!("{}/{}.{}", d.id, s.collection.id, format.ext), path));
+        let _ = write!(
+            readme,
+            "{}/{}.{}: {}\n  Lizenz: {} ({})\n  Quellenangabe: {}\n\n",
+            d.id,
+            s.collection.id,
+            format.ext,
+            d.title,
+            registry::license_name(&d.license),
+            d.license,
+            d.attribution
+        );
+    }
+    let target = target.to_owned();
+    tokio::task::spawn_blocking(move || write_zip(&target, &parts, &readme))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// Writes the bulk ZIP under a temporary name and renames it, so no reader sees half a file.

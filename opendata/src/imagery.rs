@@ -11,7 +11,7 @@ use axum::response::Response;
 use stadtkarte_core::imagery::EpochRow;
 use stadtkarte_core::{AppState, Problem};
 
-use crate::downloads::send_file;
+use crate::downloads::{File, send_file};
 use crate::formats::GEOTIFF;
 use crate::registry::Dataset;
 
@@ -145,10 +145,14 @@ pub async fn download(
         )));
     }
     send_file(
-        &file.path,
-        GEOTIFF.media,
-        &etag,
-        &format!("{}-{}.tif", dataset.id, file.stem),
+        &File {
+            path: &file.path,
+            media: GEOTIFF.media,
+            etag: &etag,
+            name: &format!("{}-{}.tif", dataset.id, file.stem),
+            dataset: &dataset.id,
+        },
+        headers,
     )
     .await
 }

@@ -3,8 +3,10 @@
 //! `opendata.prepare_interval_secs`, walks every dataset's collections and makes each download
 //! that the cache does not hold for the current data version — one file at a time, `ogr2ogr`
 //! under `nice` and behind the same lock as requests — and then deletes the files of older
-//! versions. So the pages and catalogs know every size before anyone downloads, and downloads
-//! are served from files with their length.
+//! versions. The bulk ZIPs of every dataset are made the same way, after the files they
+//! bundle. At start it removes what an interrupted preparation left behind
+//! ([`DownloadCache::remove_leftovers`]). So the pages and catalogs know every size before anyone
+//! downloads, and downloads are served from files with their length (and byte ranges).
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,7 @@ use stadtkarte_core::db::DbError;
 use stadtkarte_core::schema::CollectionSchema;
 
 use crate::cache::DownloadCache;
-use crate::downloads::{bulk_parts, bulk_version};
+use crate::downloads::{bulk_parts, bulk_version, make_bulk};
 use crate::export::{self, Priority};
 use crate::registry::RegistryError;
 use crate::{formats, streamed};
@@ -47,6 +49,10 @@ pub enum PrepareError {
     Io(#[from] std::io::Error),
 }
 
+/// How long a temporary file or folder of the cache must have been left untouched to count as
+/// the leftover of an interrupted preparation.
+pub const LEFTOVER_IDLE: Duration = Duration::from_mins(15);
+
 /// Starts the preparer when the configuration asks for it.
 pub fn spawn(state: AppState) {
     if state.config.opendata.prepare_downloads {
@@ -58,6 +64,19 @@ async fn run(state: AppState) {
     let interval = Duration::from_secs(state.config.opendata.prepare_interval_secs.max(1));
     while !state.is_migrated() {
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // What a crashed preparation left (temporary files and folders nobody has written to for
+    // a while: another node's running work stays).
+    let cache = DownloadCache::new(&state.config);
+    match cache.remove_leftovers(LEFTOVER_IDLE) {
+        Ok(gone) if !gone.is_empty() => {
+            tracing::info!(
+                removed = gone.len(),
+                "leftovers of an interrupted preparation removed"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "the download cache could not be cleaned"),
     }
     loop {
         match prepare(&state).await {
@@ -123,6 +142,21 @@ pub async fn prepare(state: &AppState) -> Result<Round, PrepareError> {
                     error = %e,
                     "a download could not be prepared"
                 );
+            }
+        }
+    }
+    // The bulk ZIPs of every dataset, from the files just made.
+    let version = bulk_version(&parts);
+    for format in export::FILE_FORMATS {
+        let target = cache.bulk_file(&version, format.ext.trim_end_matches(".zip"));
+        if target.is_file() {
+            continue;
+        }
+        match make_bulk(state, &parts, *format, &target, Priority::Background).await {
+            Ok(()) => round.made += 1,
+            Err(e) => {
+                round.failed += 1;
+                tracing::warn!(format = format.ext, error = %e, "a bulk ZIP could not be prepared");
             }
         }
     }

@@ -712,6 +712,32 @@ pub async fn fill_demo(
     Ok(entries.len())
 }
 
+/// Creates the datasets [`MAENGEL`] and [`PETITIONS`] where they are missing (staff's changes
+/// to them stay). Returns the ids created.
+pub async fn ensure_participation(
+    client: &impl GenericClient,
+    defaults: &Defaults,
+) -> Result<Vec<&'static str>, RegistryError> {
+    let mut created = Vec::new();
+    for id in [MAENGEL, PETITIONS] {
+        let there = client
+            .query_opt("SELECT 1 FROM catalog.datasets WHERE id = $1", &[&id])
+            .await
+            .map_err(DbError::query("looking for a dataset"))?
+            .is_some();
+        if there {
+            continue;
+        }
+        if id == MAENGEL {
+            link_maengel(client, defaults, "stadtkarte").await?;
+        } else {
+            link_petitions(client, defaults, "stadtkarte").await?;
+        }
+        created.push(id);
+    }
+    Ok(created)
+}
+
 /// Id of the dataset of the Mängelmelder's reports.
 pub const MAENGEL: &str = "maengelmeldungen";
 
@@ -721,6 +747,7 @@ pub const MAENGEL: &str = "maengelmeldungen";
 pub async fn link_maengel(
     client: &impl GenericClient,
     defaults: &Defaults,
+    actor: &str,
 ) -> Result<(), RegistryError> {
     client
         .execute("DELETE FROM catalog.datasets WHERE id = $1", &[&MAENGEL])
@@ -759,7 +786,7 @@ pub async fn link_maengel(
         collections: Some(vec!["maengel".to_owned()]),
         ..DatasetInput::default()
     };
-    add(client, MAENGEL, &input, defaults, "stadtkarte demo").await?;
+    add(client, MAENGEL, &input, defaults, actor).await?;
     Ok(())
 }
 
@@ -772,6 +799,7 @@ pub const PETITIONS: &str = "petitionen";
 pub async fn link_petitions(
     client: &impl GenericClient,
     defaults: &Defaults,
+    actor: &str,
 ) -> Result<(), RegistryError> {
     client
         .execute("DELETE FROM catalog.datasets WHERE id = $1", &[&PETITIONS])
@@ -805,7 +833,7 @@ pub async fn link_petitions(
         collections: Some(vec!["petitionen".to_owned()]),
         ..DatasetInput::default()
     };
-    add(client, PETITIONS, &input, defaults, "stadtkarte demo").await?;
+    add(client, PETITIONS, &input, defaults, actor).await?;
     Ok(())
 }
 

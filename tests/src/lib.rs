@@ -283,6 +283,9 @@ pub fn config_for(url: &str) -> Config {
     config.database.pool_size = 4;
     config.database.retry_interval_secs = 1;
     config.opendata.prepare_downloads = false;
+    // The datasets of the participation areas only where a test asks for them (the demo links
+    // them; `datasets::the_first_start_publishes_the_participation_datasets` checks the start).
+    config.opendata.participation_datasets = false;
     config
 }
 

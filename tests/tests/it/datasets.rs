@@ -340,3 +340,79 @@ async fn imagery_epochs_are_published_checked_and_followed() {
         .await
         .unwrap();
 }
+
+/// A city's first start creates the open-data datasets of the Mängelmelder and the petitions
+/// (in the DCAT-AP.de catalog at once); a dataset staff changed stays as it is on the next
+/// start, and `opendata.participation_datasets = false` creates none.
+#[test]
+fn the_first_start_publishes_the_participation_datasets() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let url = runtime.block_on(fresh_database());
+    let ready = |port: u16| {
+        let started = std::time::Instant::now();
+        while stadtkarte_tests::http_get(port, "/ready").is_none_or(|(s, _)| s != 200) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "not ready"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    {
+        let server = stadtkarte_tests::ServerProcess::start(&[("STADTKARTE_DATABASE__URL", &url)]);
+        ready(server.port);
+        let (status, ttl) =
+            stadtkarte_tests::http_get(server.port, "/opendata/catalog.ttl").expect("catalog");
+        assert_eq!(status, 200, "{ttl}");
+        for id in ["maengelmeldungen", "petitionen"] {
+            assert!(
+                ttl.contains(&format!("/opendata/{id}>")),
+                "{id} missing in the catalog:\n{ttl}"
+            );
+        }
+    }
+    runtime.block_on(async {
+        let client = connect(&url).await;
+        client
+            .execute(
+                "UPDATE catalog.datasets SET title = 'Petitionen der Stadt' WHERE id = 'petitionen'",
+                &[],
+            )
+            .await
+            .expect("edit");
+    });
+    {
+        let server = stadtkarte_tests::ServerProcess::start(&[("STADTKARTE_DATABASE__URL", &url)]);
+        ready(server.port);
+    }
+    let title: String = runtime.block_on(async {
+        connect(&url)
+            .await
+            .query_one(
+                "SELECT title FROM catalog.datasets WHERE id = 'petitionen'",
+                &[],
+            )
+            .await
+            .expect("title")
+            .get(0)
+    });
+    assert_eq!(title, "Petitionen der Stadt", "the staff's edit stays");
+
+    let other = runtime.block_on(fresh_database());
+    {
+        let server = stadtkarte_tests::ServerProcess::start(&[
+            ("STADTKARTE_DATABASE__URL", &other),
+            ("STADTKARTE_OPENDATA__PARTICIPATION_DATASETS", "false"),
+        ]);
+        ready(server.port);
+    }
+    let count: i64 = runtime.block_on(async {
+        connect(&other)
+            .await
+            .query_one("SELECT count(*) FROM catalog.datasets", &[])
+            .await
+            .expect("count")
+            .get(0)
+    });
+    assert_eq!(count, 0, "switched off: no dataset");
+}

@@ -134,3 +134,49 @@ async fn the_demo_city_grows_across_its_aerial_images() {
         "buildings completed after 1996 should appear between the epochs: new {change_new:.1}, old {change_old:.1}"
     );
 }
+
+/// GDAL reads a published COG over HTTP with a few byte ranges (`/vsicurl/`, as QGIS does):
+/// its header and metadata without fetching the file, counted in the server's metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gdal_reads_a_published_cog_over_http_with_a_few_ranges() {
+    let (app, _) = full_demo_app().await;
+    let path = "/opendata/luftbilder/luftbild-2023.tif";
+    let whole = get(&app, path, &[]).await;
+    assert_eq!(whole.status, 200, "{}", whole.text());
+    let size = whole.body.len() as f64;
+    let port = stadtkarte_tests::serve(app.clone()).await;
+    let metric = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l.contains("dataset=\"luftbilder\""))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+            .sum()
+    };
+    let before = get(&app, "/metrics", &[]).await.text();
+    let out = tokio::process::Command::new("gdalinfo")
+        .arg("-json")
+        .arg(format!("/vsicurl/http://127.0.0.1:{port}{path}"))
+        .env("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        info["bands"].as_array().unwrap().len(),
+        4,
+        "RGBA, read over HTTP"
+    );
+    assert_eq!(info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"], "COG");
+    let after = get(&app, "/metrics", &[]).await.text();
+    let ranges = metric(&after, "stadtkarte_download_range_requests_total")
+        - metric(&before, "stadtkarte_download_range_requests_total");
+    let bytes = metric(&after, "stadtkarte_download_range_bytes_total")
+        - metric(&before, "stadtkarte_download_range_bytes_total");
+    println!("gdalinfo /vsicurl/: {ranges} ranges, {bytes} bytes of {size}");
+    assert!((1.0..=8.0).contains(&ranges), "a few ranges: {ranges}");
+    assert!(bytes < size / 10.0, "{bytes} bytes read of {size}");
+}

@@ -507,3 +507,70 @@ async fn the_bulk_zip_holds_every_dataset_with_licences() {
             .contains("/opendata/alle.shp.zip")
     );
 }
+
+/// A prepared file behaves like a file: one byte range is a 206 with `Content-Range`, the rest
+/// of an interrupted download continues it byte for byte, `If-Range` with another version and
+/// several ranges at once get the whole file (200), a range beyond the end is a 416 naming the
+/// size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_files_answer_byte_ranges() {
+    let (app, _) = app().await;
+    let path = "/opendata/gewaesser/gewaesser.gpkg";
+    let whole = get(&app, path, &[]).await;
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.header("accept-ranges"), "bytes");
+    let size = whole.body.len();
+    assert!(size > 1000, "a GeoPackage of {size} bytes");
+    assert_eq!(whole.header("content-length"), size.to_string());
+    let etag = whole.header("etag").to_owned();
+
+    let head = get(&app, path, &[("range", "bytes=0-99")]).await;
+    assert_eq!(head.status, 206);
+    assert_eq!(head.header("content-range"), format!("bytes 0-99/{size}"));
+    assert_eq!(head.header("content-length"), "100");
+    assert_eq!(head.body, whole.body[..100]);
+    assert!(head.body.starts_with(b"SQLite format 3\0"));
+
+    // An interrupted download resumes where it stopped, for the same version.
+    let resumed = get(&app, path, &[("range", "bytes=100-"), ("if-range", &etag)]).await;
+    assert_eq!(resumed.status, 206);
+    assert_eq!(
+        resumed.header("content-range"),
+        format!("bytes 100-{}/{size}", size - 1)
+    );
+    let mut joined = head.body.to_vec();
+    joined.extend_from_slice(&resumed.body);
+    assert_eq!(joined, whole.body, "the two parts are the file");
+    let tail = get(&app, path, &[("range", "bytes=-10")]).await;
+    assert_eq!(tail.status, 206);
+    assert_eq!(tail.body, whole.body[size - 10..], "the last ten bytes");
+
+    for (headers, why) in [
+        (
+            vec![
+                ("range", "bytes=100-"),
+                ("if-range", "\"eine-alte-version\""),
+            ],
+            "another version: the whole file",
+        ),
+        (
+            vec![("range", "bytes=0-1,5-9")],
+            "several ranges: the whole file",
+        ),
+        (vec![("range", "zeilen=1-2")], "another unit: ignored"),
+    ] {
+        let r = get(&app, path, &headers).await;
+        assert_eq!(r.status, 200, "{why}");
+        assert_eq!(r.body, whole.body, "{why}");
+    }
+    let beyond = get(&app, path, &[("range", &format!("bytes={size}-"))]).await;
+    assert_eq!(beyond.status, 416);
+    assert_eq!(beyond.header("content-range"), format!("bytes */{size}"));
+    assert!(
+        beyond
+            .header("content-type")
+            .starts_with("application/problem+json"),
+        "{}",
+        beyond.text()
+    );
+}

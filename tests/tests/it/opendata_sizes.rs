@@ -187,6 +187,22 @@ async fn prepared_downloads_have_their_sizes_shown_before_download() {
     );
     assert!(ckan_resource(&cold, "orte", "/opendata/orte/poi.csv").await["size"].is_null());
 
+    // What a preparation killed an hour ago left behind, and a temporary file being written now.
+    std::fs::create_dir_all(cache_dir.join(".tmpAbC123")).unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for old in [
+        cache_dir.join(".tmpAbC123/poi.gpkg"),
+        cache_dir.join(".tmpXyZ789"),
+    ] {
+        let f = std::fs::File::create(&old).unwrap();
+        f.set_modified(an_hour_ago).unwrap();
+    }
+    std::fs::File::open(cache_dir.join(".tmpAbC123"))
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+    std::fs::write(cache_dir.join(".tmpJetzt1"), b"halb").unwrap();
+
     // The preparer (on at start) makes every format of every dataset's collections.
     let prepared = with_cache(&config, &cache_dir, true, 3600);
     let started = Instant::now();
@@ -204,6 +220,31 @@ async fn prepared_downloads_have_their_sizes_shown_before_download() {
         || all_prepared(&cache, &collections).then_some(()),
     )
     .await;
+    assert!(
+        !cache_dir.join(".tmpAbC123").exists() && !cache_dir.join(".tmpXyZ789").exists(),
+        "the leftovers are gone"
+    );
+    assert!(
+        cache_dir.join(".tmpJetzt1").exists(),
+        "a file being written stays"
+    );
+    // Then the bulk ZIPs of every dataset, one per GDAL format.
+    until("the bulk ZIPs", Duration::from_secs(300), || {
+        let zips = std::fs::read_dir(cache_dir.join("alle"))
+            .ok()?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".zip"))
+            .count();
+        (zips == 4).then_some(())
+    })
+    .await;
+    let bulk = get(&app, "/opendata/alle.gpkg.zip", &[]).await;
+    assert_eq!(bulk.status, 200);
+    assert_ne!(
+        bulk.header("content-length"),
+        "",
+        "served from the prepared file"
+    );
     println!(
         "the preparer made {} files in {:.1} s",
         collections.len() * formats::VECTOR.len(),
