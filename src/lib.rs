@@ -461,13 +461,29 @@ pub fn app(state: AppState) -> Router {
             openapi_paths(),
         ))
         .merge(stadtkarte_tiles::router(state.clone()))
-        .merge(stadtkarte_opendata::router(state.clone()))
+        .merge(stadtkarte_opendata::router(state.clone(), tile_archive))
         .merge(stadtkarte_admin::router(state.clone()))
         .merge(stadtkarte_maengelmelder::router(state.clone()))
         .merge(stadtkarte_petitions::router(state.clone()))
-        .merge(stadtkarte_mapviewer::router());
+        .merge(stadtkarte_mapviewer::router(state.clone()));
     let config = state.config;
     http::finish(router, &config)
+}
+
+/// The open-data preparer's way to the tile renderer (the crates do not know each other):
+/// writes the PMTiles archive of the collections `ids` into `file`, returns the tile count.
+#[must_use]
+pub fn tile_archive(
+    state: AppState,
+    ids: Vec<String>,
+    file: std::fs::File,
+) -> stadtkarte_opendata::archive::BoxFuture<'static, Result<u64, String>> {
+    Box::pin(async move {
+        stadtkarte_tiles::archive::write(&state, &ids, file)
+            .await
+            .map(|s| s.tiles)
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// The OpenAPI paths of the crates other than the OGC API's own.

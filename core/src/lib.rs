@@ -18,6 +18,7 @@ pub mod config;
 pub mod cql2;
 pub mod crs;
 pub mod db;
+pub mod districts;
 pub mod formguard;
 pub mod guard;
 pub mod http;

@@ -93,7 +93,8 @@ pub enum Section {
     Map,
     /// The open-data portal (`/opendata`).
     OpenData,
-    /// The OGC API pages (`/collections`, `/conformance`, `/api`).
+    /// The developers' page and the OGC API pages (`/entwickler`, `/collections`,
+    /// `/conformance`, `/api`).
     Api,
     /// The Mängelmelder (`/maengel`).
     Maengel,
@@ -115,7 +116,11 @@ impl Section {
             Self::Map
         } else if under("/opendata") {
             Self::OpenData
-        } else if under("/collections") || under("/conformance") || under("/api") {
+        } else if under("/entwickler")
+            || under("/collections")
+            || under("/conformance")
+            || under("/api")
+        {
             Self::Api
         } else if under("/maengel") {
             Self::Maengel
@@ -333,6 +338,7 @@ mod tests {
         assert_eq!(Section::of_path("/opendatax"), Section::Other);
         assert_eq!(Section::of_path("/collections"), Section::Api);
         assert_eq!(Section::of_path("/api"), Section::Api);
+        assert_eq!(Section::of_path("/entwickler"), Section::Api);
         assert_eq!(Section::of_path("/"), Section::Other);
     }
 

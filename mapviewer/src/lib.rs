@@ -1,11 +1,13 @@
 //! The citizens' map: a MapLibre GL JS application (`web/`, npm packages from the lockfile)
 //! bundled by esbuild at build time (`build.rs`) and embedded into the `stadtkarte` binary.
 //! Served at `/map` with its script and stylesheet under `/map/`; no other server and no files
-//! from elsewhere at run time. The app reads everything from the platform's own APIs: the
-//! catalog (`/collections`, `/imagery`), vector tiles (`/tiles/{id}`), imagery tiles, the OGC API
-//! items (search, feature information) and the plan documents. The scripts of the Mängelmelder's
-//! and the petitions' pages (`/map/melden.js`, `/map/petitionen.js`, each with its stylesheet)
-//! are built and served the same way; those pages name them with `*_script_url()`.
+//! from elsewhere at run time. The app reads everything from the platform's own APIs: what it
+//! shows at start in one document, `/map/katalog.json` ([`katalog`]: the tiled collections and
+//! the imagery epochs with their tile addresses, so MapLibre fetches no TileJSON), vector tiles
+//! (`/tiles/{id}`), imagery tiles, the OGC API items (search, feature information) and the plan
+//! documents. The scripts of the Mängelmelder's and the petitions' pages (`/map/melden.js`,
+//! `/map/petitionen.js`, each with its stylesheet) are built and served the same way; those
+//! pages name them with `*_script_url()`.
 
 use std::io::Write as _;
 use std::sync::OnceLock;
@@ -15,6 +17,9 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use stadtkarte_core::AppState;
+
+pub mod katalog;
 
 static APP_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/app.js"));
 static APP_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/app.css"));
@@ -166,8 +171,10 @@ fn serve(asset: &'static Asset, headers: &HeaderMap, immutable: bool) -> Respons
 }
 
 /// The routes of the map.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/map/katalog.json", get(katalog::katalog))
+        .with_state(katalog::KatalogState::new(state))
         .route(
             "/map",
             get(|h: HeaderMap| async move { serve(html(), &h, false) }),

@@ -16,6 +16,7 @@ use stadtkarte_core::{AppState, Problem};
 
 use crate::features::collection;
 use crate::html::{self, Link};
+use crate::start;
 use stadtkarte_core::crs;
 use stadtkarte_core::schema::{CollectionSchema, PropType, load};
 
@@ -85,68 +86,22 @@ async fn published(state: &AppState) -> Result<Vec<Collection>, Problem> {
         .collect())
 }
 
-/// `GET /`
+/// `GET /`: the landing page of the OGC API as JSON; for a browser (or with `f=html`) the start
+/// page for people ([`crate::start`]), which leads to the landing page as HTML at
+/// `/entwickler`.
 pub async fn landing(
     State(state): State<AppState>,
+    axum::Extension(preview): axum::Extension<start::Preview>,
     Query(q): Query<FormatOnly>,
     cx: PageContext,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
+    if format == Offer::HTML {
+        return start::page(&state, &cx, &preview).await;
+    }
     let base = base_url(&state.config, &headers);
     let city = &state.config.city.name;
-    if format == Offer::HTML {
-        let collections = published(&state)
-            .await?
-            .into_iter()
-            .map(|c| html::LandingCollection {
-                amount: page_amount(&cx, c.feature_count),
-                id: c.id,
-                title: c.title,
-            })
-            .collect();
-        let t = |key| cx.lang.tr(key);
-        let links = vec![
-            Link::new(
-                t("landing.link_openapi"),
-                format!("{base}/api"),
-                OPENAPI_JSON,
-            ),
-            Link::new(
-                t("landing.link_api_docs"),
-                format!("{base}/api?f=html"),
-                "text/html",
-            ),
-            Link::new(
-                t("landing.link_conformance"),
-                format!("{base}/conformance"),
-                "application/json",
-            ),
-            Link::new(
-                t("landing.link_collections"),
-                format!("{base}/collections"),
-                "application/json",
-            ),
-            Link::new(t("landing.link_map"), format!("{base}/map"), "text/html"),
-            Link::new(
-                t("landing.link_opendata"),
-                format!("{base}/opendata"),
-                "text/html",
-            ),
-            Link::new(
-                t("landing.link_wmts"),
-                format!("{base}/wmts/1.0.0/WMTSCapabilities.xml"),
-                "application/xml",
-            ),
-        ];
-        return page::html(&html::Landing {
-            page: cx.page(&state.config, page::site_name(&state.config)),
-            base,
-            city: city.clone(),
-            collections,
-            links,
-        });
-    }
     let links = [
         (
             "Diese Seite (JSON)",
@@ -156,7 +111,7 @@ pub async fn landing(
         ),
         (
             "Diese Seite (HTML)",
-            format!("{base}/?f=html"),
+            format!("{base}/entwickler"),
             "text/html",
             "alternate",
         ),
@@ -212,6 +167,73 @@ pub async fn landing(
     ))
 }
 
+/// `GET /entwickler`: the landing page of the OGC API as HTML, for developers: the collections,
+/// the links of the JSON landing page with their media types, the operational endpoints.
+pub async fn developers(
+    State(state): State<AppState>,
+    cx: PageContext,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let base = base_url(&state.config, &headers);
+    let collections = published(&state)
+        .await?
+        .into_iter()
+        .map(|c| html::LandingCollection {
+            amount: page_amount(&cx, c.feature_count),
+            id: c.id,
+            title: c.title,
+        })
+        .collect();
+    let t = |key| cx.lang.tr(key);
+    let links = vec![
+        Link::new(
+            t("landing.link_json"),
+            format!("{base}/?f=json"),
+            "application/json",
+        ),
+        Link::new(
+            t("landing.link_openapi"),
+            format!("{base}/api"),
+            OPENAPI_JSON,
+        ),
+        Link::new(
+            t("landing.link_api_docs"),
+            format!("{base}/api?f=html"),
+            "text/html",
+        ),
+        Link::new(
+            t("landing.link_conformance"),
+            format!("{base}/conformance"),
+            "application/json",
+        ),
+        Link::new(
+            t("landing.link_collections"),
+            format!("{base}/collections"),
+            "application/json",
+        ),
+        Link::new(t("landing.link_map"), format!("{base}/map"), "text/html"),
+        Link::new(
+            t("landing.link_opendata"),
+            format!("{base}/opendata"),
+            "text/html",
+        ),
+        Link::new(
+            t("landing.link_wmts"),
+            format!("{base}/wmts/1.0.0/WMTSCapabilities.xml"),
+            "application/xml",
+        ),
+    ];
+    page::html(&html::Landing {
+        page: cx
+            .page(&state.config, t("landing.developers"))
+            .crumb(t("ogc.crumb_start"), "/"),
+        base,
+        city: state.config.city.name.clone(),
+        collections,
+        links,
+    })
+}
+
 /// `GET /conformance`
 pub async fn conformance(
     State(state): State<AppState>,
@@ -225,9 +247,7 @@ pub async fn conformance(
     if format == Offer::HTML {
         let title = cx.lang.tr("ogc.conformance.title");
         return page::html(&html::Conformance {
-            page: cx
-                .page(&state.config, title)
-                .crumb(cx.lang.tr("ogc.crumb_start"), "/"),
+            page: html::api_page(&cx, &state.config, title),
             classes,
         });
     }
@@ -326,9 +346,7 @@ pub async fn collections(
             .collect();
         let title = cx.lang.tr("ogc.collections.title");
         return page::html(&html::Collections {
-            page: cx
-                .page(&state.config, title)
-                .crumb(cx.lang.tr("ogc.crumb_start"), "/"),
+            page: html::api_page(&cx, &state.config, title),
             base,
             rows,
         });
@@ -380,9 +398,7 @@ fn imagery_page(
         .collect();
     let t = |key| cx.lang.tr(key);
     page::html(&html::ImageryCollection {
-        page: cx
-            .page(&state.config, text(&value["title"]))
-            .crumb(t("ogc.crumb_start"), "/")
+        page: html::api_page(cx, &state.config, text(&value["title"]))
             .crumb(t("ogc.crumb_collections"), "/collections"),
         description: text(&value["description"]),
         attribution: text(&value["attribution"]),
@@ -443,9 +459,7 @@ pub async fn collection_page(
             .extent_crs84
             .map(|b| format!("{:.5}, {:.5} – {:.5}, {:.5}", b[0], b[1], b[2], b[3]));
         return page::html(&html::Collection {
-            page: cx
-                .page(&state.config, c.title.clone())
-                .crumb(t("ogc.crumb_start"), "/")
+            page: html::api_page(&cx, &state.config, c.title.clone())
                 .crumb(t("ogc.crumb_collections"), "/collections"),
             description: c.description.clone(),
             features: c.feature_count.unwrap_or(0),
@@ -538,14 +552,13 @@ pub async fn queryables(
             .collect();
         let collection_title = &schema.collection.title;
         return page::html(&html::Queryables {
-            page: cx
-                .page(
-                    &state.config,
-                    i18n::fill(cx.lang, "ogc.queryables.page_title", &[collection_title]),
-                )
-                .crumb(t("ogc.crumb_start"), "/")
-                .crumb(t("ogc.crumb_collections"), "/collections")
-                .crumb(collection_title, format!("{base}/collections/{id}")),
+            page: html::api_page(
+                &cx,
+                &state.config,
+                i18n::fill(cx.lang, "ogc.queryables.page_title", &[collection_title]),
+            )
+            .crumb(t("ogc.crumb_collections"), "/collections")
+            .crumb(collection_title, format!("{base}/collections/{id}")),
             rows,
             json_href: format!("{base}/collections/{id}/queryables?f=json"),
         });

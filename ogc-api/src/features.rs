@@ -128,39 +128,49 @@ fn select_list(
     }
 }
 
-/// The conditions of the result set (without the cursor).
+/// The conditions of the result set (without the cursor), and the same with the `bbox` test
+/// coarsened to the index's box overlap (`&&`, a superset of the exact `ST_Intersects`), when
+/// there is a `bbox`: counting with it is cheap.
 fn conditions(
     schema: &CollectionSchema,
     request: &ItemsRequest,
     sql: &mut Sql,
-) -> Result<Vec<String>, Problem> {
+) -> Result<(Vec<String>, Option<Vec<String>>), Problem> {
     let mut out = Vec::new();
+    let mut coarse_bbox = None;
     let geom = schema.geom();
     let storage = schema.collection.storage_srid;
     if let Some(bbox) = &request.bbox {
         let mut boxes = Vec::new();
+        let mut coarse = Vec::new();
         for b in &bbox.boxes {
             // Parameters only where they are used: an empty collection has no extent to clip to.
             if bbox.crs.srid != storage && schema.collection.extent_crs84.is_none() {
                 boxes.push("FALSE".to_owned());
+                coarse.push("FALSE".to_owned());
                 continue;
             }
             let [x1, y1, x2, y2] = b.map(|v| sql.param(Param::Float(v)));
             let envelope = format!("ST_MakeEnvelope({x1}, {y1}, {x2}, {y2}, {})", bbox.crs.srid);
-            if bbox.crs.srid == storage {
-                boxes.push(format!("ST_Intersects({geom}, {envelope})"));
+            let area = if bbox.crs.srid == storage {
+                envelope
             } else if let Some([w, s, e, n]) = schema.collection.extent_crs84 {
                 // Clip to (a generous margin around) the data before transforming, so that a
                 // world-wide box never has to be projected into UTM; densify for curvature.
                 let ext = format!("ST_Expand(ST_MakeEnvelope({w}, {s}, {e}, {n}, 4326), 0.5)");
-                boxes.push(format!(
-                    "ST_Intersects({geom}, ST_Transform(ST_Segmentize(ST_Intersection(ST_Transform({envelope}, 4326), {ext}), 0.01), {storage}))"
-                ));
+                format!(
+                    "ST_Transform(ST_Segmentize(ST_Intersection(ST_Transform({envelope}, 4326), {ext}), 0.01), {storage})"
+                )
             } else {
                 boxes.push("FALSE".to_owned());
-            }
+                coarse.push("FALSE".to_owned());
+                continue;
+            };
+            boxes.push(format!("ST_Intersects({geom}, {area})"));
+            coarse.push(format!("{geom} && {area}"));
         }
         out.push(format!("({})", boxes.join(" OR ")));
+        coarse_bbox = Some((out.len() - 1, format!("({})", coarse.join(" OR "))));
     }
     if let (Some(datetime), Some(temporal)) = (&request.datetime, schema.temporal()) {
         let col = quote_ident(&temporal.name);
@@ -227,7 +237,12 @@ fn conditions(
             .map_err(|e| Problem::bad_request(format!("filter: {e}")))?;
         out.push(t.condition);
     }
-    Ok(out)
+    let coarse = coarse_bbox.map(|(at, test)| {
+        let mut coarse = out.clone();
+        coarse[at] = test;
+        coarse
+    });
+    Ok((out, coarse))
 }
 
 fn where_sql(conds: &[String]) -> String {
@@ -337,19 +352,23 @@ async fn respond(
         .transpose()?;
 
     let mut sql = Sql::default();
-    let base = conditions(&schema, &request, &mut sql)?;
+    let (base, coarse) = conditions(&schema, &request, &mut sql)?;
     let slot = state.load.admit(Work::Items).await?;
     let client = state.pool.get().await.map_err(DbError::from)?;
     // numberMatched is given on the first page only (later pages need not repeat it): counted
     // when the page is full, known without counting when it is not.
     let cap = limits.number_matched_cap;
-    let count = (cap > 0 && cursor.is_none()).then(|| Count {
-        sql: format!(
+    let counting = |conds: &[String]| {
+        format!(
             "SELECT count(*) FROM (SELECT 1 FROM {}{} LIMIT {}) s",
             schema.collection.table_sql(),
-            where_sql(&base),
+            where_sql(conds),
             u64::from(cap) + 1
-        ),
+        )
+    };
+    let count = (cap > 0 && cursor.is_none()).then(|| Count {
+        sql: counting(&base),
+        coarse: coarse.as_deref().map(counting),
         params: sql.clone(),
         cap,
     });
@@ -392,11 +411,11 @@ async fn respond(
     let frame = (format == Offer::HTML).then(|| {
         let t = |key| cx.lang.tr(key);
         let title = &schema.collection.title;
-        cx.page(
+        html::api_page(
+            cx,
             &state.config,
             i18n::fill(cx.lang, "ogc.items.page_title", &[title]),
         )
-        .crumb(t("ogc.crumb_start"), "/")
         .crumb(t("ogc.crumb_collections"), "/collections")
         .crumb(title, links.base_url.trim_end_matches("/items"))
     });
@@ -498,6 +517,9 @@ impl Out<'_> {
 /// How to count the result set, up to a cap.
 struct Count {
     sql: String,
+    /// The count with the `bbox` coarsened to box overlap: above the cap, the exact count is
+    /// not made (it would be as well, or nearly; `numberMatched` is optional).
+    coarse: Option<String>,
     params: Sql,
     cap: u32,
 }
@@ -624,6 +646,18 @@ impl Page {
         let count = self.count.as_ref()?;
         if !more {
             return i64::try_from(emitted).ok();
+        }
+        // With a bbox, the index's box overlap counts cheaply first: the exact test of every
+        // geometry is only worth it when the answer can be at most the cap.
+        if let Some(coarse) = &count.coarse {
+            match client.query_one(coarse, &count.params.refs()).await {
+                Ok(row) if row.get::<_, i64>(0) > i64::from(count.cap) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "counting the matched features failed");
+                    return None;
+                }
+            }
         }
         match client.query_one(&count.sql, &count.params.refs()).await {
             Ok(row) => {
@@ -945,15 +979,14 @@ pub async fn item(
         let t = |key| cx.lang.tr(key);
         let title = &schema.collection.title;
         return page::html(&html::Item {
-            page: cx
-                .page(
-                    &state.config,
-                    i18n::fill(cx.lang, "ogc.item.page_title", &[title, &feature_id]),
-                )
-                .crumb(t("ogc.crumb_start"), "/")
-                .crumb(t("ogc.crumb_collections"), "/collections")
-                .crumb(title, &base)
-                .crumb(t("ogc.crumb_items"), format!("{base}/items?f=html")),
+            page: html::api_page(
+                &cx,
+                &state.config,
+                i18n::fill(cx.lang, "ogc.item.page_title", &[title, &feature_id]),
+            )
+            .crumb(t("ogc.crumb_collections"), "/collections")
+            .crumb(title, &base)
+            .crumb(t("ogc.crumb_items"), format!("{base}/items?f=html")),
             rows,
             map: bounds.map(shapes, cx.lang.tr("ogc.item.map_label").to_owned()),
             json_href: format!("{self_href}?f=json"),

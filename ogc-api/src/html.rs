@@ -3,8 +3,20 @@
 //! accessible, German or English, without scripts. The handlers fill these structs; the
 //! templates escape every value.
 
+use std::sync::Arc;
+
 use askama::Template;
-use stadtkarte_core::page::Page;
+use stadtkarte_core::config::Config;
+use stadtkarte_core::districts::Districts;
+use stadtkarte_core::page::{Page, PageContext};
+
+/// The frame of a page of the API: its trail starts at the start page and the developers'
+/// page.
+pub fn api_page(cx: &PageContext, config: &Config, title: impl Into<String>) -> Page {
+    cx.page(config, title)
+        .crumb(cx.lang.tr("ogc.crumb_start"), "/")
+        .crumb(cx.lang.tr("landing.developers"), "/entwickler")
+}
 
 /// A link with its media type, as the lists of links on the pages show them.
 #[derive(Debug)]
@@ -32,7 +44,17 @@ impl Link {
     }
 }
 
-/// A collection on the start page.
+/// `GET /` for people: the start page.
+#[derive(Debug, Template)]
+#[template(path = "start.html")]
+pub struct Start {
+    pub page: Page,
+    pub city: String,
+    /// The districts for the preview of the map (none while they cannot be read).
+    pub preview: Option<Arc<Districts>>,
+}
+
+/// A collection on the developers' page.
 #[derive(Debug)]
 pub struct LandingCollection {
     pub id: String,
@@ -41,7 +63,7 @@ pub struct LandingCollection {
     pub amount: String,
 }
 
-/// `GET /`
+/// `GET /entwickler`: the landing page of the OGC API as HTML.
 #[derive(Debug, Template)]
 #[template(path = "landing.html")]
 pub struct Landing {

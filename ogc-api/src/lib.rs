@@ -1,7 +1,8 @@
 //! OGC API Common and OGC API Features (Parts 1, 2 and 3) for the collections listed in the
 //! catalog: landing page, conformance, the OpenAPI document, collections, items (GeoJSON, HTML,
 //! CSV) with keyset paging, CRS negotiation, queryables and CQL2 filtering; and the documents of
-//! development plans.
+//! development plans. A browser at `/` gets the platform's start page for people (`start`);
+//! the landing page as HTML is the developers' page `/entwickler`.
 //!
 //! This crate never serves a table that is not registered in `catalog.collections`, takes
 //! identifiers only from the catalog and the table's own columns, and does not know about tiles
@@ -14,6 +15,7 @@ mod openapi;
 mod paging;
 mod params;
 pub mod plans;
+mod start;
 
 use axum::Router;
 use axum::routing::get;
@@ -30,6 +32,7 @@ pub fn router(
 ) -> Router {
     Router::new()
         .route("/", get(api::landing))
+        .route("/entwickler", get(api::developers))
         .route("/conformance", get(api::conformance))
         .route("/api", get(api::openapi))
         .route("/collections", get(api::collections))
@@ -41,6 +44,7 @@ pub fn router(
         )
         .route("/collections/{id}/items/{feature}", get(features::item))
         .layer(axum::Extension(api::MoreConformance(more_conformance)))
+        .layer(axum::Extension(start::Preview::new()))
         .layer(axum::Extension(api::MorePaths(std::sync::Arc::new(
             more_paths,
         ))))

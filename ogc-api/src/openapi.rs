@@ -80,9 +80,13 @@ pub fn document(
         ("text/html", json!({"type": "string"})),
     ];
     paths.insert("/".into(), json!({"get": {
-        "operationId": "getLandingPage", "summary": "Startseite", "tags": ["Allgemein"],
+        "operationId": "getLandingPage", "summary": "Landing Page; für Browser die Startseite", "tags": ["Allgemein"],
         "parameters": [f_param(&["json", "html"]), lang_param()],
-        "responses": with_errors(ok("Startseite mit Links zu API, Konformität und Daten", &json_or_html))}}));
+        "responses": with_errors(ok("Landing Page mit Links zu API, Konformität und Daten (JSON) oder die Startseite für Menschen (HTML)", &json_or_html))}}));
+    paths.insert("/entwickler".into(), json!({"get": {
+        "operationId": "getDevelopersPage", "summary": "Die Landing Page als HTML: Sammlungen, Schnittstellen, Betrieb", "tags": ["Allgemein"],
+        "parameters": [lang_param()],
+        "responses": with_errors(ok("Seite für Entwickler", &[("text/html", json!({"type": "string"}))]))}}));
     paths.insert("/conformance".into(), json!({"get": {
         "operationId": "getConformance", "summary": "Erfüllte Konformitätsklassen", "tags": ["Allgemein"],
         "parameters": [f_param(&["json", "html"]), lang_param()],
@@ -298,9 +302,7 @@ pub fn html(config: &Config, cx: &PageContext, doc: &Value) -> Result<Response, 
         })
         .collect();
     page::html(&html::Api {
-        page: cx
-            .page(config, cx.lang.tr("ogc.api.title"))
-            .crumb(cx.lang.tr("ogc.crumb_start"), "/"),
+        page: html::api_page(cx, config, cx.lang.tr("ogc.api.title")),
         operations,
     })
 }

@@ -1,5 +1,5 @@
 //! The download cache folder: one file per collection, data version and format
-//! (`{collection}-{version}.{ext}`), and the bulk ZIPs under `alle/`. Files are written under a
+//! (`{collection}-{version}.{ext}`), and the bulk ZIPs and the tile archive under `alle/`. Files are written under a
 //! temporary name and renamed, so a reader never sees half a file. [`sizes`] says which files
 //! are ready; the preparer ([`crate::prepare`]) fills the folder and deletes what belongs to
 //! older versions ([`DownloadCache::remove_stale`]).
@@ -96,12 +96,14 @@ impl DownloadCache {
     }
 
     /// Deletes the files of older data versions: collection files whose collection is not in
-    /// `current` or has another version there, and bulk ZIPs of another version than
-    /// `bulk_version`. Temporary files and anything else stay. Returns the deleted paths.
+    /// `current` or has another version there, bulk ZIPs of another version than
+    /// `bulk_version` and tile archives of another version than `archive_version`. Temporary
+    /// files and anything else stay. Returns the deleted paths.
     pub fn remove_stale(
         &self,
         current: &[Collection],
         bulk_version: Option<&str>,
+        archive_version: Option<&str>,
     ) -> io::Result<Vec<PathBuf>> {
         let versions: HashMap<&str, String> = current
             .iter()
@@ -122,6 +124,10 @@ impl DownloadCache {
                     .is_some_and(|rest| rest.starts_with('.'))
             });
             if !keep && Path::new(&name).extension().is_some_and(|e| e == "zip") {
+                remove(&path, &mut removed)?;
+            }
+            let keep_archive = archive_version.is_some_and(|v| name == format!("{v}.pmtiles"));
+            if !keep_archive && Path::new(&name).extension().is_some_and(|e| e == "pmtiles") {
                 remove(&path, &mut removed)?;
             }
         }

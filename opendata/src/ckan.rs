@@ -341,18 +341,21 @@ fn resources(base: &str, d: &Dataset, offers: &Offers) -> Vec<Value> {
         .iter()
         .map(|c| (c, collection_apis(c)))
         .chain(d.imagery.iter().map(|e| (e, epoch_apis(e))));
+    let file = |offer: &crate::offers::Offer| {
+        json!({
+            "id": format!("{}-{}", d.id, offer.file.replace('.', "-")),
+            "name": offer.title,
+            "url": format!("{base}{}", offer.path(&d.id)),
+            "format": offer.format.name,
+            "mimetype": offer.format.media,
+            "size": offer.bytes,
+            "package_id": d.id,
+            "last_modified": offer.modified,
+        })
+    };
     for (source, apis) in sources {
         for offer in all.iter().filter(|o| &o.source == source) {
-            out.push(json!({
-                "id": format!("{}-{}", d.id, offer.file.replace('.', "-")),
-                "name": offer.title,
-                "url": format!("{base}{}", offer.path(&d.id)),
-                "format": offer.format.name,
-                "mimetype": offer.format.media,
-                "size": offer.bytes,
-                "package_id": d.id,
-                "last_modified": offer.modified,
-            }));
+            out.push(file(offer));
         }
         for api in apis {
             out.push(json!({
@@ -367,6 +370,12 @@ fn resources(base: &str, d: &Dataset, offers: &Offers) -> Vec<Value> {
             }));
         }
     }
+    // The city map's tile archive, which holds this dataset's collections among others.
+    out.extend(
+        all.iter()
+            .filter(|o| o.format == &formats::PMTILES)
+            .map(file),
+    );
     out
 }
 

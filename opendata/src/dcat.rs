@@ -337,9 +337,9 @@ fn distributions(
     let dc = |name: &str| format!("{DCAT}{name}");
     let Term::Iri(uri_text) = uri else { return };
     for offer in offers {
-        let Some(file_type) = offer.format.eu_file_type else {
+        if offer.format.eu_file_type.is_none() && offer.format.iana.is_none() {
             continue;
-        };
+        }
         let dist = iri(format!(
             "{uri_text}/distribution/{}",
             offer.file.replace('.', "-")
@@ -366,19 +366,22 @@ fn distributions(
         }
         g.add(&dist, &dc("accessURL"), iri(url.clone()));
         g.add(&dist, &dc("downloadURL"), iri(url));
-        g.add(
-            &dist,
-            &p("format"),
-            iri(format!("{EU}file-type/{file_type}")),
-        );
-        g.add(
-            &dist,
-            &dc("mediaType"),
-            iri(format!(
-                "https://www.iana.org/assignments/media-types/{}",
-                offer.format.iana
-            )),
-        );
+        if let Some(file_type) = offer.format.eu_file_type {
+            g.add(
+                &dist,
+                &p("format"),
+                iri(format!("{EU}file-type/{file_type}")),
+            );
+        }
+        if let Some(media) = offer.format.iana {
+            g.add(
+                &dist,
+                &dc("mediaType"),
+                iri(format!(
+                    "https://www.iana.org/assignments/media-types/{media}"
+                )),
+            );
+        }
         if let Some(bytes) = offer.bytes {
             g.add(
                 &dist,

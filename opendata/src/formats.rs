@@ -15,10 +15,10 @@ pub struct Format {
     pub label: &'static str,
     /// `Content-Type` of the download.
     pub media: &'static str,
-    /// The IANA media type (without parameters) for `dcat:mediaType`.
-    pub iana: &'static str,
-    /// Code in the EU file-type vocabulary; `None`: the vocabulary has none, so the DCAT
-    /// catalog leaves the format out.
+    /// The IANA media type (without parameters) for `dcat:mediaType`; `None`: not registered.
+    pub iana: Option<&'static str>,
+    /// Code in the EU file-type vocabulary for `dct:format`; `None`: the vocabulary has none.
+    /// A format with neither is left out of the DCAT catalog.
     pub eu_file_type: Option<&'static str>,
 }
 
@@ -29,7 +29,7 @@ pub const ALL: &[Format] = &[
         name: "GeoJSON",
         label: "GeoJSON (WGS 84)",
         media: "application/geo+json",
-        iana: "application/geo+json",
+        iana: Some("application/geo+json"),
         eu_file_type: Some("GEOJSON"),
     },
     Format {
@@ -37,7 +37,7 @@ pub const ALL: &[Format] = &[
         name: "CSV",
         label: "CSV (UTF-8, WGS 84)",
         media: "text/csv; charset=utf-8",
-        iana: "text/csv",
+        iana: Some("text/csv"),
         eu_file_type: Some("CSV"),
     },
     Format {
@@ -45,7 +45,7 @@ pub const ALL: &[Format] = &[
         name: "GPKG",
         label: "GeoPackage (EPSG:25832)",
         media: "application/geopackage+sqlite3",
-        iana: "application/geopackage+sqlite3",
+        iana: Some("application/geopackage+sqlite3"),
         eu_file_type: Some("GPKG"),
     },
     Format {
@@ -53,7 +53,7 @@ pub const ALL: &[Format] = &[
         name: "SHP",
         label: "Shapefile, ZIP (EPSG:25832)",
         media: "application/zip",
-        iana: "application/zip",
+        iana: Some("application/zip"),
         eu_file_type: Some("SHP"),
     },
     Format {
@@ -61,7 +61,7 @@ pub const ALL: &[Format] = &[
         name: "FlatGeobuf",
         label: "FlatGeobuf (WGS 84)",
         media: "application/flatgeobuf",
-        iana: "application/flatgeobuf",
+        iana: None,
         eu_file_type: None,
     },
     Format {
@@ -69,7 +69,7 @@ pub const ALL: &[Format] = &[
         name: "KML",
         label: "KML (WGS 84)",
         media: "application/vnd.google-earth.kml+xml",
-        iana: "application/vnd.google-earth.kml+xml",
+        iana: Some("application/vnd.google-earth.kml+xml"),
         eu_file_type: Some("KML"),
     },
     GEOTIFF,
@@ -87,8 +87,19 @@ pub const GEOTIFF: Format = Format {
     name: "GeoTIFF",
     label: "Cloud-Optimized GeoTIFF (EPSG:3857)",
     media: "image/tiff; application=geotiff; profile=cloud-optimized",
-    iana: "image/tiff",
+    iana: Some("image/tiff"),
     eu_file_type: Some("TIFF"),
+};
+
+/// The city map as vector tiles in one PMTiles archive ([`crate::archive`]). The EU file-type
+/// vocabulary has no PMTiles entry (yet); IANA registered the media type in 2025.
+pub const PMTILES: Format = Format {
+    ext: "pmtiles",
+    name: "PMTiles",
+    label: "PMTiles, Vektorkacheln Zoom 10–16 (Web Mercator)",
+    media: "application/vnd.pmtiles",
+    iana: Some("application/vnd.pmtiles"),
+    eu_file_type: None,
 };
 
 /// The format with this file name ending.

@@ -6,12 +6,14 @@
 //! that every size is known before download ([`offers`]); the CKAN API subset ([`ckan`]); the
 //! DCAT-AP.de catalog in Turtle, RDF/XML and JSON-LD ([`dcat`] over [`rdf`]); the pages
 //! ([`pages`]): the dataset list with search and filters, and a page per dataset; the dataset
-//! registry in the back office for editors ([`admin`]).
+//! registry in the back office for editors ([`admin`]); the city map's vector tiles as one
+//! PMTiles archive ([`archive`], rendered by the tiles crate through [`archive::TileArchiver`]).
 //!
 //! Not here: the imagery tiles and their APIs (the tiles crate serves them; the pages link
 //! them), and the imagery import (importers).
 
 pub mod admin;
+pub mod archive;
 pub mod cache;
 pub mod ckan;
 pub mod dcat;
@@ -30,10 +32,11 @@ pub mod streamed;
 use axum::Router;
 use stadtkarte_core::AppState;
 
-/// The routes of this crate; starts the download preparer when it is configured.
-pub fn router(state: AppState) -> Router {
+/// The routes of this crate; starts the download preparer when it is configured (it makes the
+/// tile archive with `archiver`).
+pub fn router(state: AppState, archiver: archive::TileArchiver) -> Router {
     use axum::routing::{get, post};
-    prepare::spawn(state.clone());
+    prepare::spawn(state.clone(), archiver);
     state.backoffice.add(admin::section());
     let editor = Router::new()
         .route("/admin/datensaetze", get(admin::list).post(admin::add))

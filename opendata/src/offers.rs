@@ -1,7 +1,9 @@
 //! What each dataset offers for download, with the size of each file when it is known: the
 //! files of its collections from the download cache ([`crate::cache::sizes`]) and the files of
-//! its imagery epochs from the imagery folder ([`crate::imagery::files`]). The dataset pages,
-//! the DCAT catalog and the CKAN API show this one list.
+//! its imagery epochs from the imagery folder ([`crate::imagery::files`]), and — for a dataset
+//! with a collection on the map — the city map's tile archive ([`crate::archive`]), which holds
+//! that collection among the others. The dataset pages, the DCAT catalog and the CKAN API show
+//! this one list.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,7 +15,7 @@ use stadtkarte_core::imagery::{self, EpochRow};
 use stadtkarte_core::tokio_postgres::GenericClient;
 
 use crate::cache::{self, DownloadCache};
-use crate::formats::{Format, GEOTIFF};
+use crate::formats::{Format, GEOTIFF, PMTILES};
 use crate::imagery::EpochFile;
 use crate::registry::Dataset;
 
@@ -37,9 +39,13 @@ pub struct Offer {
 }
 
 impl Offer {
-    /// The download's path, e.g. `/opendata/orte/poi.geojson`.
+    /// The download's path, e.g. `/opendata/orte/poi.geojson`; the tile archive, which
+    /// belongs to no single dataset, is `/opendata/stadtkarte.pmtiles`.
     #[must_use]
     pub fn path(&self, dataset: &str) -> String {
+        if self.format == &PMTILES {
+            return format!("/opendata/{}", self.file);
+        }
         format!("/opendata/{dataset}/{}", self.file)
     }
 }
@@ -51,19 +57,36 @@ pub struct Offers {
     imagery_dir: PathBuf,
     collections: HashMap<String, Collection>,
     epochs: HashMap<String, EpochRow>,
+    /// The tile archive's offer, and the collections it holds.
+    archive: Option<(Offer, Vec<String>)>,
 }
 
 impl Offers {
     /// Reads the catalog's collections and epochs.
     pub async fn load(state: &AppState, client: &impl GenericClient) -> Result<Self, DbError> {
+        let cache = DownloadCache::new(&state.config);
+        let all = catalog::list(client).await?;
+        let archive = crate::archive::version(&all).map(|_| {
+            let offer = Offer {
+                file: crate::archive::FILE.to_owned(),
+                source: "stadtkarte".to_owned(),
+                title: format!("Stadtkarte, alle Kartenebenen ({})", PMTILES.name),
+                format: &PMTILES,
+                bytes: crate::archive::size(&cache, &all),
+                modified: crate::archive::modified(&all),
+                level: None,
+            };
+            let ids = crate::archive::collections(&all)
+                .iter()
+                .map(|c| c.id.clone())
+                .collect();
+            (offer, ids)
+        });
         Ok(Self {
-            cache: DownloadCache::new(&state.config),
+            cache,
             imagery_dir: crate::imagery::dir(state),
-            collections: catalog::list(client)
-                .await?
-                .into_iter()
-                .map(|c| (c.id.clone(), c))
-                .collect(),
+            archive,
+            collections: all.into_iter().map(|c| (c.id.clone(), c)).collect(),
             epochs: imagery::list(client)
                 .await?
                 .into_iter()
@@ -101,6 +124,11 @@ impl Offers {
                     level: None,
                 });
             }
+        }
+        if let Some((offer, ids)) = &self.archive
+            && d.collections.iter().any(|c| ids.contains(c))
+        {
+            out.push(offer.clone());
         }
         for e in self.epochs(d) {
             for f in crate::imagery::files(e, &self.imagery_dir) {

@@ -28,7 +28,7 @@ fn ok(description: &str, media: &[&str]) -> Value {
 pub fn paths() -> Map<String, Value> {
     let tag = "Offene Daten";
     let lang = json!({"name": "lang", "in": "query", "required": false, "schema": {"type": "string", "enum": ["de", "en"]}});
-    let dataset = json!({"name": "dataset", "in": "path", "required": true, "description": "Id des Datensatzes (oder catalog.ttl, catalog.rdf, catalog.jsonld, alle.FORMAT.zip)", "schema": {"type": "string"}});
+    let dataset = json!({"name": "dataset", "in": "path", "required": true, "description": "Id des Datensatzes (oder catalog.ttl, catalog.rdf, catalog.jsonld, alle.FORMAT.zip, stadtkarte.pmtiles)", "schema": {"type": "string"}});
     let file = json!({"name": "file", "in": "path", "required": true,
         "description": "Datei: SAMMLUNG.geojson|csv|gpkg|shp.zip|fgb|kml oder LUFTBILD.tif", "schema": {"type": "string"}});
     let action = json!({"name": "action", "in": "path", "required": true, "description": "CKAN-Aktion",
@@ -56,10 +56,10 @@ pub fn paths() -> Map<String, Value> {
                        {"name": "seit", "in": "query", "required": false, "schema": {"type": "string", "format": "date"}},
                        {"name": "page", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1}}],
         "responses": errors(ok("Datensatzliste", &["text/html", "application/json"]))}}));
-    p.insert("/opendata/{dataset}".into(), json!({"get": {"operationId": "getDataset", "summary": "Ein Datensatz: Seite, oder der Katalog (DCAT-AP.de), oder eine Sammel-ZIP aller Datensätze", "tags": [tag],
+    p.insert("/opendata/{dataset}".into(), json!({"get": {"operationId": "getDataset", "summary": "Ein Datensatz: Seite, oder der Katalog (DCAT-AP.de), oder eine Sammel-ZIP aller Datensätze, oder die Stadtkarte als PMTiles-Archiv (Vektorkacheln, Byte-Bereiche)", "tags": [tag],
         "parameters": [dataset.clone(), {"name": "lang", "in": "query", "required": false, "schema": {"type": "string", "enum": ["de", "en"]}},
                        {"name": "profile", "in": "query", "required": false, "description": "DCAT-AP.de-Profil des Katalogs", "schema": {"type": "string", "enum": ["2.0", "3.0"]}}],
-        "responses": errors(ok("Seite, Katalog oder ZIP", &["text/html", "application/json", "text/turtle", "application/rdf+xml", "application/ld+json", "application/zip"]))}}));
+        "responses": errors(ok("Seite, Katalog, ZIP oder PMTiles", &["text/html", "application/json", "text/turtle", "application/rdf+xml", "application/ld+json", "application/zip", "application/vnd.pmtiles"]))}}));
     p.insert("/opendata/{dataset}/{file}".into(), json!({"get": {"operationId": "getDownload", "summary": "Download einer Sammlung oder eines Luftbilds", "tags": [tag],
         "parameters": [dataset, file],
         "responses": errors(ok("Die Datei", &["application/geo+json", "text/csv", "application/geopackage+sqlite3", "application/zip", "application/flatgeobuf", "application/vnd.google-earth.kml+xml", "image/tiff"]))}}));

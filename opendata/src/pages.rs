@@ -353,6 +353,9 @@ async fn one(
     if name.starts_with("alle.") {
         return crate::downloads::bulk(&state, &name, &headers).await;
     }
+    if name == crate::archive::FILE {
+        return crate::archive::download(&state, &headers).await;
+    }
     if name.starts_with("catalog.") {
         return crate::dcat::catalog(
             State(state),

@@ -4,7 +4,7 @@
 //! that the cache does not hold for the current data version — one file at a time, `ogr2ogr`
 //! under `nice` and behind the same lock as requests — and then deletes the files of older
 //! versions. The bulk ZIPs of every dataset are made the same way, after the files they
-//! bundle. At start it removes what an interrupted preparation left behind
+//! bundle, and last the city map's tile archive ([`crate::archive`]). At start it removes what an interrupted preparation left behind
 //! ([`DownloadCache::remove_leftovers`]). So the pages and catalogs know every size before anyone
 //! downloads, and downloads are served from files with their length (and byte ranges).
 
@@ -15,6 +15,7 @@ use stadtkarte_core::catalog;
 use stadtkarte_core::db::DbError;
 use stadtkarte_core::schema::CollectionSchema;
 
+use crate::archive::{self, TileArchiver};
 use crate::cache::DownloadCache;
 use crate::downloads::{bulk_parts, bulk_version, make_bulk};
 use crate::export::{self, Priority};
@@ -54,13 +55,13 @@ pub enum PrepareError {
 pub const LEFTOVER_IDLE: Duration = Duration::from_mins(15);
 
 /// Starts the preparer when the configuration asks for it.
-pub fn spawn(state: AppState) {
+pub fn spawn(state: AppState, archiver: TileArchiver) {
     if state.config.opendata.prepare_downloads {
-        tokio::spawn(run(state));
+        tokio::spawn(run(state, archiver));
     }
 }
 
-async fn run(state: AppState) {
+async fn run(state: AppState, archiver: TileArchiver) {
     let interval = Duration::from_secs(state.config.opendata.prepare_interval_secs.max(1));
     while !state.is_migrated() {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -79,7 +80,7 @@ async fn run(state: AppState) {
         Err(e) => tracing::warn!(error = %e, "the download cache could not be cleaned"),
     }
     loop {
-        match prepare(&state).await {
+        match prepare(&state, Some(archiver)).await {
             Ok(round) if round.made + round.failed + round.removed > 0 => tracing::info!(
                 made = round.made,
                 failed = round.failed,
@@ -98,8 +99,12 @@ async fn run(state: AppState) {
     }
 }
 
-/// One round: makes every missing file of the current versions, then deletes old ones.
-pub async fn prepare(state: &AppState) -> Result<Round, PrepareError> {
+/// One round: makes every missing file of the current versions (the tile archive too when an
+/// `archiver` is given), then deletes old ones.
+pub async fn prepare(
+    state: &AppState,
+    archiver: Option<TileArchiver>,
+) -> Result<Round, PrepareError> {
     let started = Instant::now();
     let cache = DownloadCache::new(&state.config);
     let client = state.pool.get().await.map_err(DbError::from)?;
@@ -160,13 +165,30 @@ pub async fn prepare(state: &AppState) -> Result<Round, PrepareError> {
             }
         }
     }
+    // The city map's tile archive, from the collections as they are now.
+    if let Some(archiver) = archiver {
+        let client = state.pool.get().await.map_err(DbError::from)?;
+        let collections = catalog::list(&**client).await?;
+        drop(client);
+        match archive::prepare(state, archiver, &collections).await {
+            Ok(made) => round.made += usize::from(made),
+            Err(e) => {
+                round.failed += 1;
+                tracing::warn!(error = %e, "the tile archive could not be prepared");
+            }
+        }
+    }
     let client = state.pool.get().await.map_err(DbError::from)?;
     let current = catalog::list(&**client).await?;
     // The datasets as they are now, in case they changed during the round.
     let now = bulk_parts(&**client).await?;
     drop(client);
     round.removed = cache
-        .remove_stale(&current, Some(&bulk_version(&now)))?
+        .remove_stale(
+            &current,
+            Some(&bulk_version(&now)),
+            archive::version(&current).as_deref(),
+        )?
         .len();
     round.elapsed = started.elapsed();
     Ok(round)

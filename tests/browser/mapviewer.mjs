@@ -26,6 +26,8 @@ const browser = await chromium.launch({
 async function open(url, viewport = { width: 1280, height: 800 }) {
   const page = await browser.newPage({ viewport });
   page.errors = [];
+  page.requests = [];
+  page.on("request", (r) => page.requests.push(r.url()));
   page.on("console", (m) => { if (m.type() === "error") page.errors.push(m.text()); });
   page.on("pageerror", (e) => page.errors.push(`pageerror: ${e.message}`));
   await page.goto(url);
@@ -86,9 +88,37 @@ try {
   // 1. Load: no console errors, the canvas is not blank.
   const t0 = Date.now();
   const page = await open(start);
-  out.steps.load = { ms: Date.now() - t0, errors: page.errors.slice() };
+  // What the load asked for: one catalog document, no TileJSON (/tiles/{id}, /imagery/{id}) and
+  // no catalog lists (/collections, /imagery) before the tiles.
+  const paths = page.requests.map((u) => new URL(u).pathname);
+  out.steps.load = { ms: Date.now() - t0, errors: page.errors.slice(),
+    katalog: paths.filter((p) => p === "/map/katalog.json").length,
+    metadata: paths.filter((p) => /^\/(tiles|imagery)\/[^/]+\/?$/.test(p) || /^\/(collections|imagery|tiles)\/?$/.test(p)),
+    tiles: paths.filter((p) => /^\/(tiles|imagery)\/[^/]+\/\d+\/\d+\/\d+/.test(p)).length };
   const box = await page.locator("#map").boundingBox();
   out.steps.canvas = await pixels(page, box);
+
+  // 1b. Over the aerial image areas are outlines; "Flächen füllen" fills them (mouse), the
+  // permalink keeps it, the keyboard switches back. Over the city map they are filled.
+  const areas = (p) => p.evaluate(() => {
+    const m = window.stadtkarte.map;
+    return { fill: m.getPaintProperty("gebaeude-fill", "fill-opacity"), outline: m.getPaintProperty("gebaeude-kontur", "line-opacity"),
+      control: !document.getElementById("fill-choice").hidden, checked: document.getElementById("fill").checked, hash: location.hash };
+  });
+  out.steps.areas = { aerial: await areas(page) };
+  await page.click("#fill");
+  out.steps.areas.filled = await areas(page);
+  const filledPage = await open(await page.evaluate(() => location.href));
+  out.steps.areas.restored = await areas(filledPage);
+  await filledPage.close();
+  await page.focus("#fill");
+  await page.keyboard.press("Space");
+  out.steps.areas.keyboard = await areas(page);
+  const cityPage = await open(`${base}/map#karte=${scenario.zoom}/${lat}/${lon}&grund=karte&ebenen=gebaeude,baugebiete`);
+  out.steps.areas.map = await cityPage.evaluate(() => ({ fill: window.stadtkarte.map.getPaintProperty("baugebiete-fill", "fill-opacity"),
+    control: !document.getElementById("fill-choice").hidden }));
+  out.steps.areas.errors = [...page.errors, ...cityPage.errors];
+  await cityPage.close();
 
   // 2. Toggling a layer changes what is rendered.
   const before = await rendered(page, "gebaeude-fill");
@@ -175,10 +205,11 @@ try {
   // English by switch, and back.
   await page.click("#lang");
   out.steps.english = { lang: await page.evaluate(() => document.documentElement.lang),
-    layers: await page.innerText("#h-layers"), search: await page.getAttribute("#q", "placeholder"),
+    layers: await page.innerText("#h-layers"), search: await page.getAttribute("#q", "placeholder"), fill: await page.innerText("label[for=fill]"),
     hash: await page.evaluate(() => location.hash) };
   await page.click("#lang");
-  out.steps.german = { lang: await page.evaluate(() => document.documentElement.lang), layers: await page.innerText("#h-layers") };
+  out.steps.german = { lang: await page.evaluate(() => document.documentElement.lang), layers: await page.innerText("#h-layers"),
+    fill: await page.innerText("label[for=fill]") };
 
   // 4. Permalink restores view, background and layers.
   await page.click("#layer-strassen");

@@ -6,6 +6,7 @@
 //   focusVisible whether the focused element draws an outline or a focus shadow
 //   afterSkip    the fragment after pressing Enter on it ("inhalt")
 //   nextInHeader whether the next Tab lands in the header again (it must not)
+//   mainStops    from there, the first (up to six) stops of Tab inside main: href or tag name
 //   phone        { scrollWidth } at 360 × 740: the page must not be wider than the phone
 //
 //   node pages.mjs URL [URL …]
@@ -65,6 +66,17 @@ try {
     out.afterSkip = await desk.evaluate(() => location.hash.slice(1));
     await desk.keyboard.press("Tab");
     out.nextInHeader = await desk.evaluate(() => !!document.activeElement.closest("header"));
+    // From there on, the first stops of the keyboard inside main, in order (href or tag name).
+    out.mainStops = [];
+    for (let i = 0; i < 6; i++) {
+      const stop = await desk.evaluate(() => {
+        const el = document.activeElement;
+        return el && el.closest("main") ? el.getAttribute("href") || el.tagName.toLowerCase() : null;
+      });
+      if (stop === null) break;
+      out.mainStops.push(stop);
+      await desk.keyboard.press("Tab");
+    }
     // axe judges the page at rest, not the focus style of whatever the keyboard reached.
     await desk.evaluate(() => document.activeElement && document.activeElement.blur());
     await desk.evaluate(axeSource);

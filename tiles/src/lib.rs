@@ -1,12 +1,13 @@
 //! Tiles: Mapbox vector tiles built by PostGIS from catalog collections (XYZ for MapLibre and
 //! OGC API Tiles in `WebMercatorQuad` and the AdV EPSG:25832 grid), TileJSON 3.0, a byte-weighted
 //! single-flight cache of compressed tiles, and live eviction of changed tiles through
-//! `LISTEN/NOTIFY`.
+//! `LISTEN/NOTIFY`. The same tiles of zoom 10–16 as one PMTiles archive to take away ([`archive`]).
 //!
 //! Aerial imagery: tiles copied byte for byte from aligned pyramids ([`imagery`], over `core::cog`) as
 //! XYZ with TileJSON, OGC API Tiles map tiles and WMTS 1.0.0. This crate never decodes or
 //! re-encodes an imagery tile on the request path, and it does not need GDAL.
 
+pub mod archive;
 mod cache;
 mod handlers;
 pub mod imagery;

@@ -30,6 +30,7 @@ const TEXT = {
     "plan.satzungsbeschluss": "Satzungsbeschluss", "plan.inkrafttreten": "In Kraft seit", "plan.ausfertigung": "Ausfertigung",
     "zone.art": "Art der baulichen Nutzung", "zone.grz": "Grundflächenzahl (GRZ)", "zone.gfz": "Geschossflächenzahl (GFZ)",
     "zone.geschosse": "Vollgeschosse", "zone.bauweise": "Bauweise",
+    fill: "Flächen füllen", "fill.hint": "Über einem Luftbild zeigt die Karte Flächen sonst nur als Umriss.",
   },
   en: {
     skip: "Skip to the layer list", home: "Home", panel: "Layers", "panel.label": "Layers and tools",
@@ -52,6 +53,7 @@ const TEXT = {
     "plan.satzungsbeschluss": "Adopted", "plan.inkrafttreten": "In force since", "plan.ausfertigung": "Engrossed",
     "zone.art": "Type of use", "zone.grz": "Site occupancy index (GRZ)", "zone.gfz": "Floor area ratio (GFZ)",
     "zone.geschosse": "Full storeys", "zone.bauweise": "Building style",
+    fill: "Fill areas", "fill.hint": "Otherwise, over an aerial image, the map shows areas as outlines only.",
   },
 };
 
@@ -177,7 +179,8 @@ const STYLES = {
   // coloured by status; refreshed every half minute.
   maengel: {
     group: "reports",
-    source: () => ({ type: "geojson", data: `${location.origin}/maengel/karte.geojson?lang=${lang}`, cluster: true, clusterRadius: 40, clusterMaxZoom: 15 }),
+    // Fetched once the layer is shown (setVisible), not with every load of the map.
+    source: () => ({ type: "geojson", data: state.visible.has("maengel") ? reportsUrl() : EMPTY, cluster: true, clusterRadius: 40, clusterMaxZoom: 15 }),
     legend: [["point", "#b3261e", "#ffffff"], ["point", "#8a6d00", "#ffffff"], ["point", "#1e7a34", "#ffffff"], ["point", "#555555", "#ffffff"]],
     legendText: ["report.legend.open", "report.legend.work", "report.legend.done", "report.legend.closed"],
     layers: (src) => [
@@ -226,10 +229,14 @@ const ORDER = ["stadtteile", "gewaesser", "baugebiete", "gebaeude", "bebauungspl
 // ------------------------------------------------------------------------------------------
 // State: catalog, what is shown; restored from and written to the URL fragment.
 
+const EMPTY = { type: "FeatureCollection", features: [] };
+const reportsUrl = () => `${location.origin}/maengel/karte.geojson?lang=${lang}`;
+
 const state = {
-  collections: [], // {id, title, attribution, style}
-  epochs: [], // oldest first, with their TileJSON
+  collections: [], // from /map/katalog.json: {id, title, attribution, license, minzoom, maxzoom, bounds, tiles}, and the style
+  epochs: [], // oldest first: {id, title, year, grayscale, attribution, bbox, minzoom, maxzoom, tiles, parts}
   base: "karte",
+  fill: false, // areas filled over an aerial image too (else outlines)
   compare: null,
   visible: new Set(DEFAULT_ON),
   opacity: {},
@@ -242,6 +249,7 @@ function readHash() {
   if (hash.has("ebenen")) state.visible = new Set(hash.get("ebenen").split(",").filter(Boolean));
   if (hash.has("vergleich")) state.compare = hash.get("vergleich");
   if (hash.has("objekt")) state.feature = hash.get("objekt");
+  state.fill = hash.get("fuellen") === "1";
   for (const part of (hash.get("deckkraft") || "").split(",").filter(Boolean)) {
     const [id, value] = part.split(":");
     state.opacity[id] = Math.max(0, Math.min(1, Number(value) / 100));
@@ -258,6 +266,7 @@ function writeHash() {
   const opacities = Object.entries(state.opacity).filter(([, v]) => v < 1).map(([k, v]) => `${k}:${Math.round(v * 100)}`);
   if (opacities.length) p.set("deckkraft", opacities.join(","));
   if (state.compare) p.set("vergleich", state.compare);
+  if (state.fill) p.set("fuellen", "1");
   if (state.feature) p.set("objekt", state.feature);
   if (lang === "en") p.set("lang", "en");
   history.replaceState(null, "", `${location.pathname}${location.search}#${p.toString().replaceAll("%2F", "/").replaceAll("%2C", ",").replaceAll("%3A", ":")}`);
@@ -269,22 +278,23 @@ async function getJson(url) {
   return r.json();
 }
 
+// Everything the map needs before its first tile, in one request: the tiled collections and the
+// aerial-image epochs with their tile addresses (so MapLibre fetches no TileJSON).
 async function loadCatalog() {
-  const [collections, imagery] = await Promise.all([
-    getJson("/collections?f=json"),
-    getJson("/imagery").catch(() => ({ epochs: [] })),
-  ]);
+  // A plain GET, as index.html preloads it (extra headers would make the preload go unused).
+  const response = await fetch("/map/katalog.json");
+  if (!response.ok) throw new Error(`/map/katalog.json: ${response.status}`);
+  const katalog = await response.json();
   let generic = 0;
-  state.collections = collections.collections
-    .filter((c) => c.itemType === "feature" && c.links.some((l) => l.rel.endsWith("tilesets-vector")))
-    .map((c) => ({ id: c.id, title: c.title, attribution: c.attribution || "", license: c.license || "", style: STYLES[c.id] || genericStyle(c.id, generic++) }))
+  state.collections = katalog.collections
+    .map((c) => ({ ...c, style: STYLES[c.id] || genericStyle(c.id, generic++) }))
     .sort((a, b) => {
       const groups = ["city", "plans", "reports", "petitions", "more"];
       const ia = ORDER.indexOf(a.id), ib = ORDER.indexOf(b.id);
       return groups.indexOf(a.style.group) - groups.indexOf(b.style.group)
         || (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.title.localeCompare(b.title);
     });
-  state.epochs = await Promise.all(imagery.epochs.map(async (e) => ({ ...e, tilejson: await getJson(`/imagery/${e.id}`) })));
+  state.epochs = katalog.epochs;
   if (!hash.has("grund") && state.epochs.length) state.base = state.epochs[state.epochs.length - 1].id;
   if (state.base !== "karte" && !state.epochs.some((e) => e.id === state.base)) state.base = "karte";
   if (state.compare && !state.epochs.some((e) => e.id === state.compare)) state.compare = null;
@@ -297,7 +307,7 @@ function imageryLayers(epochId, prefix = "bild") {
   const epoch = state.epochs.find((e) => e.id === epochId);
   if (!epoch) return { sources: {}, layers: [] };
   const sources = {}, layers = [];
-  const parts = epoch.tilejson.parts?.length ? epoch.tilejson.parts : [{ part: 0, minzoom: epoch.minzoom, maxzoom: epoch.maxzoom, tiles: epoch.tilejson.tiles }];
+  const parts = epoch.parts?.length ? epoch.parts : [{ part: 0, minzoom: epoch.minzoom, maxzoom: epoch.maxzoom, tiles: epoch.tiles }];
   for (const part of parts) {
     const id = `${prefix}-${epoch.id}-${part.part}`;
     sources[id] = { type: "raster", tiles: part.tiles, tileSize: 256, minzoom: part.minzoom, maxzoom: part.maxzoom,
@@ -309,24 +319,48 @@ function imageryLayers(epochId, prefix = "bild") {
 
 const OPACITY = { fill: "fill-opacity", line: "line-opacity", circle: "circle-opacity", symbol: "icon-opacity" };
 
+// Over an aerial image the city's areas are outlines, so the photo stays visible, unless the
+// user switched fills on ("Flächen füllen"); over the city map they are filled.
+const outlined = (base) => base !== "karte" && !state.fill;
+
+// A collection whose style draws areas but no lines gets an outline in its fill colour, shown
+// only while its areas are outlined.
+function withOutlines(layers) {
+  if (layers.some((l) => l.type === "line")) return layers;
+  return layers.flatMap((l) => l.type !== "fill" ? [l] : [l, {
+    id: `${l.id.replace(/-fill$/, "")}-kontur`, type: "line", source: l.source, "source-layer": l["source-layer"],
+    ...(l.filter ? { filter: l.filter } : {}), ...(l.minzoom != null ? { minzoom: l.minzoom } : {}),
+    layout: { "line-join": "round" }, paint: { "line-color": l.paint["fill-color"], "line-width": 1.5 }, role: "outline",
+  }]);
+}
+
+// The opacity a layer is drawn with on a map over `base`: its style's, switched by the area
+// mode, times the opacity the user chose for its collection.
+function opacityOf(layer, base) {
+  const m = layer.metadata;
+  const own = m.role === "fill" ? (outlined(base) ? 0 : m.opacity) : m.role === "outline" ? (outlined(base) ? 1 : 0) : m.opacity;
+  return own * (state.opacity[m.collection] ?? 1);
+}
+
 function buildStyle(base) {
   const sources = {}, below = [], labels = [];
   for (const c of state.collections) {
     const src = `v-${c.id}`;
-    sources[src] = c.style.source ? c.style.source() : { type: "vector", url: `${location.origin}/tiles/${c.id}` };
+    // The tile addresses inline: MapLibre fetches no TileJSON first.
+    sources[src] = c.style.source ? c.style.source() : { type: "vector", tiles: c.tiles, minzoom: c.minzoom, maxzoom: c.maxzoom,
+      ...(c.bounds ? { bounds: c.bounds } : {}), attribution: c.attribution };
     const vis = state.visible.has(c.id) ? "visible" : "none";
-    for (const [list, make] of [[below, c.style.layers], [labels, c.style.labels]]) {
+    for (const [list, make] of [[below, (s) => withOutlines(c.style.layers(s))], [labels, c.style.labels]]) {
       for (const layer of make(src)) {
         layer.layout = { ...(layer.layout || {}), visibility: vis };
         const opacity = layer.paint?.[OPACITY[layer.type]];
-        layer.metadata = { collection: c.id, opacity: typeof opacity === "number" ? opacity : 1 };
+        layer.metadata = { collection: c.id, opacity: typeof opacity === "number" ? opacity : 1,
+          role: layer.role || (layer.type === "fill" ? "fill" : null) };
+        delete layer.role;
+        if (layer.type !== "symbol") layer.paint = { ...layer.paint, [OPACITY[layer.type]]: opacityOf(layer, base) };
         list.push(layer);
       }
     }
-  }
-  if (base !== "karte") {
-    // Over an aerial image the districts are outlines only.
-    for (const layer of below) if (layer.id === "stadtteile-fill") layer.paint = { ...layer.paint, "fill-opacity": 0 };
   }
   const imagery = imageryLayers(base);
   Object.assign(sources, imagery.sources);
@@ -338,17 +372,16 @@ function buildStyle(base) {
   };
 }
 
-// The chosen opacity of a layer times the opacity its style gives it (kept in its metadata).
+// The opacities of a map's layers (see opacityOf), after a change of the user's opacity or of
+// the area mode.
 function applyOpacity(target) {
+  const base = target === map2 ? state.compare : state.base;
   for (const layer of target.getStyle().layers) {
     const id = layer.metadata?.collection;
-    if (!id) continue;
-    const value = state.opacity[id] ?? 1;
     const prop = OPACITY[layer.type];
-    if (!prop) continue;
-    if (layer.id === "stadtteile-fill") continue; // its opacity depends on the background
-    target.setPaintProperty(layer.id, prop, (layer.metadata.opacity ?? 1) * value);
-    if (layer.type === "symbol") target.setPaintProperty(layer.id, "text-opacity", value);
+    if (!id || !prop) continue;
+    target.setPaintProperty(layer.id, prop, opacityOf(layer, base));
+    if (layer.type === "symbol") target.setPaintProperty(layer.id, "text-opacity", state.opacity[id] ?? 1);
   }
 }
 
@@ -385,6 +418,9 @@ map = new maplibregl.Map({
   style: buildStyle(state.base),
   ...(start ? { center: start.center, zoom: start.zoom } : { bounds, fitBoundsOptions: { padding: 20 } }),
   maxZoom: 20,
+  // Labels show at once instead of fading in for 300 ms (which also held back the map's idle,
+  // the moment the view is complete); the comparison map does the same.
+  fadeDuration: 0,
   hash: false,
   attributionControl: { compact: false },
   canvasContextAttributes: { preserveDrawingBuffer: true },
@@ -399,7 +435,7 @@ window.stadtkarte = { map, state, get map2() { return map2; } };
 // New and changed reports appear without a reload (while the layer is shown).
 setInterval(() => {
   if (!state.visible.has("maengel")) return;
-  for (const m of [map, map2]) m?.getSource("v-maengel")?.setData(`${location.origin}/maengel/karte.geojson?lang=${lang}`);
+  for (const m of [map, map2]) m?.getSource("v-maengel")?.setData(reportsUrl());
 }, 30000);
 map.addControl(new maplibregl.NavigationControl({ visualizePitch: false }), "top-right");
 map.addControl(new maplibregl.GeolocateControl({ positionOptions: { enableHighAccuracy: true }, trackUserLocation: false }), "top-right");
@@ -418,6 +454,7 @@ function setBase(base) {
 function setVisible(id, on) {
   if (on) state.visible.add(id); else state.visible.delete(id);
   for (const target of [map, map2].filter(Boolean)) {
+    if (on && id === "maengel") target.getSource("v-maengel")?.setData(reportsUrl());
     for (const layer of target.getStyle().layers) {
       if (layer.metadata?.collection === id) target.setLayoutProperty(layer.id, "visibility", on ? "visible" : "none");
     }
@@ -449,6 +486,7 @@ function buildPanel() {
   const select = $("compare-epoch");
   select.replaceChildren(...state.epochs.map((e) => el("option", { value: e.id }, epochLabel(e))));
   $("compare").onchange = (ev) => setCompare(ev.target.checked ? (select.value || state.epochs[0]?.id) : null);
+  $("fill").onchange = (ev) => setFill(ev.target.checked);
   select.onchange = () => setCompare(select.value);
 
   const list = $("layers");
@@ -481,8 +519,17 @@ function buildPanel() {
   syncControls();
 }
 
+function setFill(on) {
+  state.fill = on;
+  for (const target of [map, map2].filter(Boolean)) applyOpacity(target);
+  writeHash();
+}
+
 function syncControls() {
   for (const input of document.querySelectorAll("input[name=base]")) input.checked = input.value === state.base;
+  // The area mode matters only where an aerial image is shown.
+  $("fill-choice").hidden = state.base === "karte" && !state.compare;
+  $("fill").checked = state.fill;
   const index = state.epochs.findIndex((e) => e.id === state.base);
   $("epoch").value = String(Math.max(0, index));
   $("epoch-label").textContent = index >= 0 ? epochLabel(state.epochs[index]) : t("base.map");

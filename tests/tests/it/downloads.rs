@@ -292,7 +292,7 @@ async fn ckanapi_reads_the_ckan_subset() {
          orte = ckan.action.package_show(id='orte')\n\
          assert orte['license_id'] == 'dl-by-de/2.0'\n\
          formats = sorted(r['format'] for r in orte['resources'])\n\
-         assert formats == ['CSV', 'FlatGeobuf', 'GPKG', 'GeoJSON', 'KML', 'OGC API Features', 'SHP'], formats\n\
+         assert formats == ['CSV', 'FlatGeobuf', 'GPKG', 'GeoJSON', 'KML', 'OGC API Features', 'PMTiles', 'SHP'], formats\n\
          tran = ckan.action.package_search(fq='groups:tran')\n\
          assert sorted(p['name'] for p in tran['results']) == ['orte', 'strassen'], tran\n\
          tagged = ckan.action.package_search(fq='tags:Schule')\n\

@@ -611,7 +611,7 @@ async fn the_database_going_away_and_coming_back() {
     let imagery_tile = format!("/imagery/2020/{z}/{ix}/{iy}");
     let (vx, vy) = tile_of(7.595, 50.355, 14);
     let vector_tile = format!("/tiles/punkte/14/{vx}/{vy}");
-    for path in [&imagery_tile, &vector_tile, &"/imagery".to_owned()] {
+    for path in [imagery_tile.as_str(), &vector_tile, "/imagery", "/?f=html"] {
         assert_eq!(
             fetch(port, path).unwrap().status,
             200,
@@ -686,10 +686,11 @@ async fn the_database_going_away_and_coming_back() {
     let failures = failures.lock().unwrap().clone();
     assert!(failures.is_empty(), "{failures:?}");
 
-    // 2. The database stopped: what is cached keeps coming, long after the schema cache's 10 s.
+    // 2. The database stopped: what is cached keeps coming, long after the schema cache's 10 s;
+    //    the start page and the landing page need no database.
     cluster.stop();
     std::thread::sleep(Duration::from_secs(12));
-    for path in [&imagery_tile, &vector_tile] {
+    for path in [imagery_tile.as_str(), &vector_tile, "/?f=html", "/?f=json"] {
         let r = fetch(port, path).unwrap();
         assert_eq!(
             r.status,

@@ -1,5 +1,6 @@
 //! Shared HTTP behaviour: operational endpoints, errors, negotiation, request ids, metrics.
 
+use serde_json::json;
 use stadtkarte_tests::{get, test_app};
 
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
@@ -69,16 +70,57 @@ async fn landing_page_negotiates_and_lists_the_catalog() {
     let json = get(&app, "/", &[]).await;
     assert_eq!(json.status, 200);
     assert!(json.header("content-type").starts_with("application/json"));
-    assert!(
-        json.json()["links"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|l| l["rel"] == "data")
+    // The whole landing page of the OGC API; its HTML alternate is the developers' page.
+    let doc = json.json();
+    let base = doc["links"][0]["href"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/?f=json")
+        .to_owned();
+    let link = |rel: &str, media: &str, title: &str, path: &str| json!({"rel": rel, "type": media, "title": title, "href": format!("{base}{path}")});
+    assert_eq!(
+        doc,
+        json!({
+            "title": "Stadtkarte Koblenz",
+            "description": "Web-GIS und Open-Data-Plattform der Stadt Koblenz: OGC API Features und Tiles.",
+            "links": [
+                link("self", "application/json", "Diese Seite (JSON)", "/?f=json"),
+                link("alternate", "text/html", "Diese Seite (HTML)", "/entwickler"),
+                link("service-desc", "application/vnd.oai.openapi+json;version=3.0",
+                     "API-Beschreibung (OpenAPI 3.0)", "/api"),
+                link("service-doc", "text/html", "API-Dokumentation", "/api?f=html"),
+                link("conformance", "application/json", "Konformitätsklassen", "/conformance"),
+                link("data", "application/json", "Datensammlungen", "/collections"),
+                link("related", "text/html", "Karte", "/map"),
+                link("related", "text/html", "Offene Daten (Downloads, Katalog)", "/opendata"),
+                link("related", "application/xml", "Luftbilder (WMTS)",
+                     "/wmts/1.0.0/WMTSCapabilities.xml"),
+            ],
+        })
     );
+    assert_eq!(
+        get(&app, "/?f=json", &[("accept", BROWSER)]).await.json(),
+        doc
+    );
+    // A browser gets the start page, which leads to the developers' page with the catalog;
+    // without districts it has no preview of the map, and still answers.
     let html = get(&app, "/", &[("accept", BROWSER)]).await;
+    assert_eq!(html.status, 200);
     assert!(html.header("content-type").starts_with("text/html"));
-    assert!(html.text().contains("Orte"));
+    let start = html.text();
+    assert!(start.contains("<h2><a href=\"/entwickler\">"), "{start}");
+    assert!(!start.contains("<svg"), "{start}");
+    let developers = get(&app, "/entwickler", &[("accept", BROWSER)]).await;
+    assert_eq!(developers.status, 200);
+    assert!(developers.header("content-type").starts_with("text/html"));
+    assert!(developers.text().contains("Orte"));
+    // Whatever it is asked for, the developers' page is a page.
+    assert!(
+        get(&app, "/entwickler", &[])
+            .await
+            .header("content-type")
+            .starts_with("text/html")
+    );
     assert_eq!(
         get(&app, "/?f=html", &[]).await.header("content-type"),
         "text/html; charset=utf-8"

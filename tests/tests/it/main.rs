@@ -40,6 +40,7 @@ mod petitions_browser;
 mod petitions_citizen;
 mod petitions_lifecycle;
 mod petitions_moderation;
+mod pmtiles;
 mod privacy_maengel;
 mod privacy_petitions;
 mod tiles;

@@ -41,6 +41,130 @@ fn serious(violations: &Value) -> Vec<&Value> {
         .collect()
 }
 
+/// The XYZ tile (x, y) of a point at zoom z (Web Mercator).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn tile_of(lon: f64, lat: f64, z: i32) -> (u32, u32) {
+    let n = 2f64.powi(z);
+    let lat = lat.to_radians();
+    let x = (lon + 180.0) / 360.0 * n;
+    let y = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n;
+    (x.floor() as u32, y.floor() as u32)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_gets_what_it_needs_in_one_document() {
+    let (app, _) = full_demo_app().await;
+    let answer = get(&app, "/map/katalog.json", &[]).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert!(
+        answer
+            .header("content-type")
+            .starts_with("application/json")
+    );
+    assert_eq!(answer.header("cache-control"), "public, max-age=60");
+    let etag = answer.header("etag").to_owned();
+    assert!(etag.starts_with('"') && etag.len() > 4, "{etag}");
+    let again = get(&app, "/map/katalog.json", &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status, 304);
+    assert_eq!(again.header("etag"), etag);
+    let katalog = answer.json();
+
+    // The collections: the tiled ones of the OGC API, each with its tile template, zoom range
+    // and bounds.
+    let listed = get(&app, "/collections?f=json", &[]).await.json();
+    let mut expected: Vec<&str> = listed["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["itemType"] == "feature"
+                && c["links"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|l| l["rel"].as_str().unwrap().ends_with("tilesets-vector"))
+        })
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    expected.sort_unstable();
+    let collections = katalog["collections"].as_array().unwrap();
+    let mut ids: Vec<&str> = collections
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, expected);
+    for id in ["stadtteile", "gebaeude", "strassen", "bebauungsplaene"] {
+        assert!(ids.contains(&id), "{id} missing: {ids:?}");
+    }
+    for c in collections {
+        let id = c["id"].as_str().unwrap();
+        let tiles = c["tiles"].as_array().unwrap();
+        assert_eq!(tiles.len(), 1, "{c}");
+        assert!(
+            tiles[0]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/tiles/{id}/{{z}}/{{x}}/{{y}}")),
+            "{c}"
+        );
+        assert!(!c["title"].as_str().unwrap().is_empty(), "{c}");
+        assert!(
+            c["attribution"].is_string() && c["license"].is_string(),
+            "{c}"
+        );
+        assert!(c["minzoom"].as_i64().unwrap() <= c["maxzoom"].as_i64().unwrap());
+        // What the collection's TileJSON says, the document says too.
+        let tilejson = get(&app, &format!("/tiles/{id}"), &[]).await.json();
+        assert_eq!(c["tiles"], tilejson["tiles"], "{id}");
+        assert_eq!(c["minzoom"], tilejson["minzoom"], "{id}");
+        assert_eq!(c["maxzoom"], tilejson["maxzoom"], "{id}");
+        if !c["bounds"].is_null() {
+            assert_eq!(c["bounds"], tilejson["bounds"], "{id}");
+        }
+    }
+    // A tile from the template is a tile.
+    let districts = collections
+        .iter()
+        .find(|c| c["id"] == "stadtteile")
+        .unwrap();
+    let b: Vec<f64> = districts["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let (x, y) = tile_of(f64::midpoint(b[0], b[2]), f64::midpoint(b[1], b[3]), 13);
+    let template = districts["tiles"][0].as_str().unwrap();
+    let path = template
+        .split_once("/tiles/")
+        .map(|(_, p)| format!("/tiles/{p}"))
+        .unwrap()
+        .replace("{z}", "13")
+        .replace("{x}", &x.to_string())
+        .replace("{y}", &y.to_string());
+    let tile = get(&app, &path, &[]).await;
+    assert_eq!(tile.status, 200, "{path}");
+    assert_eq!(
+        tile.header("content-type"),
+        "application/vnd.mapbox-vector-tile"
+    );
+
+    // The epochs, oldest first, with what their TileJSON gives: templates, parts, zoom range.
+    let epochs = katalog["epochs"].as_array().unwrap();
+    let years: Vec<i64> = epochs.iter().map(|e| e["year"].as_i64().unwrap()).collect();
+    assert_eq!(years, [1958, 1996, 2023]);
+    for e in epochs {
+        let id = e["id"].as_str().unwrap();
+        let tilejson = get(&app, &format!("/imagery/{id}"), &[]).await.json();
+        for key in ["tiles", "parts", "minzoom", "maxzoom", "grayscale", "year"] {
+            assert_eq!(e[key], tilejson[key], "{id}: {key}");
+        }
+        assert_eq!(e["bbox"], tilejson["bounds"], "{id}");
+        assert!(!e["parts"].as_array().unwrap().is_empty(), "{e}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_uses_the_map() {
     let (url, imagery) = full_demo();
@@ -141,13 +265,44 @@ async fn a_citizen_uses_the_map() {
     assert!(result["error"].is_null(), "{}", result["error"]);
     let s = &result["steps"];
 
-    // Loads without console errors; the canvas shows something.
+    // Loads without console errors; the canvas shows something. One document before the
+    // style, no TileJSON or catalog list before the tiles.
     assert_eq!(s["load"]["errors"], json!([]), "{s}");
+    assert_eq!(s["load"]["katalog"], 1, "{}", s["load"]);
+    assert_eq!(s["load"]["metadata"], json!([]), "{}", s["load"]);
+    assert!(s["load"]["tiles"].as_i64().unwrap() > 0, "{}", s["load"]);
     assert!(
         s["canvas"]["spread"].as_f64().unwrap() > 10.0,
         "blank canvas: {}",
         s["canvas"]
     );
+
+    // Over the aerial image the buildings are outlines; "Flächen füllen" (mouse, then keyboard)
+    // fills them and back, and the permalink keeps the choice. Over the city map areas are
+    // filled and the switch is not offered.
+    let a = &s["areas"];
+    assert_eq!(a["aerial"]["fill"], 0, "{a}");
+    assert_eq!(a["aerial"]["outline"], 1, "{a}");
+    assert_eq!(a["aerial"]["control"], true, "{a}");
+    assert_eq!(a["aerial"]["checked"], false, "{a}");
+    assert_eq!(a["filled"]["fill"], 1, "{a}");
+    assert_eq!(a["filled"]["outline"], 0, "{a}");
+    assert_eq!(a["filled"]["checked"], true, "{a}");
+    assert!(
+        a["filled"]["hash"].as_str().unwrap().contains("fuellen=1"),
+        "{a}"
+    );
+    assert_eq!(a["restored"]["fill"], 1, "{a}");
+    assert_eq!(a["restored"]["checked"], true, "{a}");
+    assert_eq!(a["keyboard"]["fill"], 0, "{a}");
+    assert_eq!(a["keyboard"]["outline"], 1, "{a}");
+    assert!(
+        !a["keyboard"]["hash"].as_str().unwrap().contains("fuellen"),
+        "{a}"
+    );
+    assert_eq!(a["map"]["fill"], 0.55, "{a}");
+    assert_eq!(a["map"]["control"], false, "{a}");
+    assert_eq!(a["errors"], json!([]), "{a}");
 
     // Toggling the buildings changes what is rendered, and the permalink follows.
     let before = s["toggle"]["before"].as_i64().unwrap();
@@ -219,6 +374,7 @@ async fn a_citizen_uses_the_map() {
     // German by default, English by switch (also in the permalink), and back.
     assert_eq!(s["english"]["lang"], "en");
     assert_eq!(s["english"]["layers"], "Themes");
+    assert_eq!(s["english"]["fill"], "Fill areas");
     assert!(
         s["english"]["search"]
             .as_str()
@@ -228,6 +384,7 @@ async fn a_citizen_uses_the_map() {
     assert!(s["english"]["hash"].as_str().unwrap().contains("lang=en"));
     assert_eq!(s["german"]["lang"], "de");
     assert_eq!(s["german"]["layers"], "Themen");
+    assert_eq!(s["german"]["fill"], "Flächen füllen");
 
     // The permalink restores view, background, layers and the open feature.
     let p = &s["permalink"];

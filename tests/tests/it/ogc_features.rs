@@ -90,6 +90,12 @@ async fn landing_conformance_and_api() {
             "landing link {rel} {media}"
         );
     }
+    // The landing page as HTML is the developers' page (a browser at / gets the start page).
+    let alternate = path_of(link(&doc, "alternate", "text/html").unwrap());
+    assert_eq!(alternate, "/entwickler");
+    let page = get(&app, &alternate, &[("accept", BROWSER)]).await;
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-type").starts_with("text/html"));
     assert!(
         get(&app, "/", &[("accept", "*/*")])
             .await
@@ -1018,4 +1024,45 @@ async fn a_client_that_goes_away_cancels_the_query() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// With a bbox, `numberMatched` is the exact count of the geometries that intersect the box —
+/// not of those whose bounding boxes overlap it — and it is left out (as the standard allows)
+/// when already the boxes' overlap, counted cheaply with the index, exceeds the cap.
+#[tokio::test]
+async fn a_bbox_count_is_exact_and_made_only_below_the_cap() {
+    let area =
+        "ST_Transform(ST_Segmentize(ST_MakeEnvelope(7.590,50.355,7.592,50.356,4326), 0.01), 25832)";
+    let exact = sql_ids(&format!(
+        "SELECT count(*) FROM data.gebaeude WHERE ST_Intersects(geom, {area})"
+    ))
+    .await[0];
+    let overlap = sql_ids(&format!(
+        "SELECT count(*) FROM data.gebaeude WHERE geom && {area}"
+    ))
+    .await[0];
+    assert!(
+        overlap > exact && exact > 1,
+        "the box is to show the difference: {overlap} overlapping, {exact} intersecting"
+    );
+    let path = "/collections/gebaeude/items?bbox=7.590,50.355,7.592,50.356&limit=1";
+    let cap = |cap: i64| {
+        move |c: &mut stadtkarte_core::Config| {
+            c.features.number_matched_cap = u32::try_from(cap).unwrap();
+        }
+    };
+    let (app, _) = demo_app(cap(overlap)).await;
+    let doc = get(&app, path, &[]).await.json();
+    assert_eq!(
+        doc["numberMatched"].as_i64(),
+        Some(exact),
+        "exact at the cap"
+    );
+    let (app, _) = demo_app(cap(overlap - 1)).await;
+    let doc = get(&app, path, &[]).await.json();
+    assert_eq!(doc["numberReturned"], 1);
+    assert!(
+        doc.get("numberMatched").is_none(),
+        "the overlap exceeds the cap: not counted ({doc})"
+    );
 }

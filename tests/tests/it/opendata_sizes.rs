@@ -162,17 +162,18 @@ async fn prepared_downloads_have_their_sizes_shown_before_download() {
     let cache_dir = dir.path().join("cache");
     let cache = DownloadCache::new(&with_cache(&config, &cache_dir, true, 1));
 
-    // Nothing prepared: no sizes anywhere, GeoJSON is streamed without a length.
+    // Nothing prepared: no sizes anywhere, GeoJSON is streamed without a length. (Six files of
+    // the collection and the city map's tile archive.)
     let (cold, _) = app_with(with_cache(&config, &cache_dir, false, 60)).await;
     let page = get(&cold, "/opendata/orte", &[]).await.text();
-    assert_eq!(page.matches("wird vorbereitet").count(), 6, "{page}");
+    assert_eq!(page.matches("wird vorbereitet").count(), 7, "{page}");
     assert_eq!(
         get(&cold, "/opendata/orte?lang=en", &[])
             .await
             .text()
             .matches("being prepared")
             .count(),
-        6
+        7
     );
     let streamed = get(&cold, "/opendata/orte/poi.geojson", &[]).await;
     assert_eq!(streamed.status, 200);
@@ -228,15 +229,26 @@ async fn prepared_downloads_have_their_sizes_shown_before_download() {
         cache_dir.join(".tmpJetzt1").exists(),
         "a file being written stays"
     );
-    // Then the bulk ZIPs of every dataset, one per GDAL format.
-    until("the bulk ZIPs", Duration::from_secs(300), || {
-        let zips = std::fs::read_dir(cache_dir.join("alle"))
-            .ok()?
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".zip"))
-            .count();
-        (zips == 4).then_some(())
-    })
+    // Then the bulk ZIPs of every dataset, one per GDAL format, and the tile archive.
+    until(
+        "the bulk ZIPs and the tile archive",
+        Duration::from_secs(300),
+        || {
+            let paths: Vec<PathBuf> = std::fs::read_dir(cache_dir.join("alle"))
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .collect();
+            let ending = |ext: &str| {
+                paths
+                    .iter()
+                    .filter(|p| p.extension().is_some_and(|e| e == ext))
+                    .count()
+            };
+            let (zips, archives) = (ending("zip"), ending("pmtiles"));
+            (zips == 4 && archives == 1).then_some(())
+        },
+    )
     .await;
     let bulk = get(&app, "/opendata/alle.gpkg.zip", &[]).await;
     assert_eq!(bulk.status, 200);
@@ -295,7 +307,7 @@ async fn prepared_downloads_have_their_sizes_shown_before_download() {
     let poi_now = catalog::get(&client, "poi").await.unwrap().unwrap();
     assert_ne!(cache::version(&poi_now), cache::version(&poi));
     let page = get(&app, "/opendata/orte", &[]).await.text();
-    assert_eq!(page.matches("wird vorbereitet").count(), 6, "{page}");
+    assert_eq!(page.matches("wird vorbereitet").count(), 7, "{page}");
     let turtle = get(&app, "/opendata/catalog.ttl", &[]).await.text();
     assert!(byte_size(&turtle, "orte", "poi-geojson").is_none());
     assert!(byte_size(&turtle, "gewaesser", "gewaesser-geojson").is_some());

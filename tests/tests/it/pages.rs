@@ -62,7 +62,8 @@ async fn app() -> (axum::Router, i64) {
 /// Every page: its address, the status it answers with, and whether it shows the hostile text.
 fn pages(feature: i64) -> Vec<(String, u16, bool)> {
     vec![
-        ("/?f=html".into(), 200, true),
+        ("/?f=html".into(), 200, false),
+        ("/entwickler".into(), 200, true),
         ("/collections?f=html".into(), 200, true),
         ("/collections/poi?f=html".into(), 200, true),
         ("/collections/poi/items?f=html&limit=5".into(), 200, true),
@@ -82,6 +83,16 @@ fn pages(feature: i64) -> Vec<(String, u16, bool)> {
         ("/datenschutz".into(), 200, false),
     ]
 }
+
+/// The entries of the start page, in order: the map, reporting a problem, the petitions, the
+/// open data, the developers' page.
+const START_ENTRIES: [&str; 5] = [
+    "/map",
+    "/maengel/melden",
+    "/petitionen",
+    "/opendata",
+    "/entwickler",
+];
 
 fn with_lang(path: &str, lang: &str) -> String {
     let join = if path.contains('?') { '&' } else { '?' };
@@ -135,14 +146,14 @@ fn check_layout(path: &str, html: &str, lang: &str) {
         footer.contains("href=\"/impressum\"") && footer.contains("href=\"/datenschutz\""),
         "{path}: footer links"
     );
-    // The header names the site and links the map, the open data, the API and the other
-    // language (this page with lang swapped).
+    // The header names the site and links the start page, the map, the open data, the
+    // developers' page and the other language (this page with lang swapped).
     let header = &html[html.find("<header").unwrap()..html.find("</header>").unwrap()];
     for link in [
         "href=\"/\"",
         "href=\"/map\"",
         "href=\"/opendata\"",
-        "href=\"/collections\"",
+        "href=\"/entwickler\"",
     ] {
         assert!(header.contains(link), "{path}: header lacks {link}");
     }
@@ -192,6 +203,217 @@ async fn every_page_has_the_layout_in_both_languages_and_escapes_data() {
                 assert!(html.contains(ESCAPED), "{address}: the data, escaped");
             }
         }
+    }
+}
+
+/// The part of `html` inside `<main>`.
+fn main_of(html: &str) -> &str {
+    &html[html.find("<main").unwrap()..html.find("</main>").unwrap()]
+}
+
+#[tokio::test]
+async fn the_start_page_leads_people_to_the_map_the_participation_and_the_data() {
+    let (app, _) = app().await;
+    let labels = [
+        (
+            "de",
+            [
+                "Karte",
+                "Mangel melden",
+                "Petitionen",
+                "Offene Daten",
+                "Für Entwickler",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Map",
+                "Report a problem",
+                "Petitions",
+                "Open data",
+                "For developers",
+            ],
+        ),
+    ];
+    for (lang, labels) in labels {
+        for address in [format!("/?lang={lang}"), format!("/?f=html&lang={lang}")] {
+            let r = get(&app, &address, &[("accept", BROWSER)]).await;
+            assert_eq!(r.status, 200, "{address}");
+            let html = r.text();
+            assert!(
+                html.contains("<h1>Stadtkarte Koblenz</h1>"),
+                "{address}: the site is the heading"
+            );
+            let main = main_of(&html);
+            // Five entries, each a heading with one link and a line saying what is behind it.
+            assert_eq!(main.matches("<li class=\"start-entry").count(), 5, "{main}");
+            assert_eq!(main.matches("<h2>").count(), 5, "{main}");
+            let mut at = 0;
+            for (href, label) in START_ENTRIES.iter().zip(labels) {
+                let heading = format!("<h2><a href=\"{href}\">{label}</a></h2>");
+                let found = main[at..]
+                    .find(&heading)
+                    .unwrap_or_else(|| panic!("{address}: {heading} in order: {main}"));
+                at += found + heading.len();
+                let line = &main[at..];
+                let line = &line[line.find("<p>").unwrap() + 3..line.find("</p>").unwrap()];
+                assert!(line.len() > 20, "{address}: {href} is explained: {line:?}");
+            }
+            // The preview of the map: the demo city's districts, drawn on the server, labelled.
+            assert!(
+                main.contains("<svg class=\"start-preview\"")
+                    && main.contains("role=\"img\" aria-labelledby=\"start-preview-title\""),
+                "{address}: {main}"
+            );
+            let preview = if lang == "de" {
+                "Vorschau der Karte: die Stadtteile von Koblenz"
+            } else {
+                "Preview of the map: the districts of Koblenz"
+            };
+            assert!(main.contains(preview), "{address}: {main}");
+            assert!(
+                main.matches("<path d=\"M").count() >= 5,
+                "{address}: districts"
+            );
+            assert!(
+                !html.contains("<script"),
+                "{address}: works without JavaScript"
+            );
+        }
+    }
+    // Every entry leads to a page, in either language.
+    for href in START_ENTRIES {
+        for lang in ["de", "en"] {
+            let address = with_lang(href, lang);
+            let r = get(&app, &address, &[("accept", BROWSER)]).await;
+            assert_eq!(r.status, 200, "{address}");
+            assert!(
+                r.header("content-type").starts_with("text/html"),
+                "{address}"
+            );
+        }
+    }
+    // Programs still get the landing page of the OGC API at the same address.
+    for (address, headers) in [
+        ("/", &[][..]),
+        ("/", &[("accept", "application/json")][..]),
+        ("/?f=json", &[("accept", BROWSER)][..]),
+    ] {
+        let r = get(&app, address, headers).await;
+        assert_eq!(r.header("content-type"), "application/json", "{address}");
+        let doc = r.json();
+        assert_eq!(doc["title"], "Stadtkarte Koblenz");
+        assert!(
+            doc["links"].as_array().unwrap().iter().any(
+                |l| l["rel"] == "data" && l["href"].as_str().unwrap().ends_with("/collections")
+            ),
+            "{doc}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_developers_page_keeps_everything_the_landing_page_showed() {
+    let (app, _) = app().await;
+    let landing = get(&app, "/?f=json", &[]).await.json();
+    let base = landing["links"][0]["href"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("/?f=json")
+        .to_owned();
+    let collections = get(&app, "/collections?f=json", &[]).await.json();
+    for lang in ["de", "en"] {
+        let address = format!("/entwickler?lang={lang}");
+        let html = get(&app, &address, &[("accept", BROWSER)]).await.text();
+        let main = main_of(&html);
+        let (title, intro, apis, operations) = if lang == "de" {
+            (
+                "Für Entwickler",
+                "Offene Geodaten der Stadt Koblenz",
+                "Schnittstellen",
+                "Betrieb",
+            )
+        } else {
+            (
+                "For developers",
+                "Open geodata of the City of Koblenz",
+                "Interfaces",
+                "Operations",
+            )
+        };
+        assert!(
+            main.contains(&format!("<h1>{title}</h1>")),
+            "{address}: {main}"
+        );
+        assert!(main.contains(intro) && main.contains(&format!("<h2>{apis}</h2>")));
+        assert!(
+            main.contains(&format!("<h2>{operations}</h2>")),
+            "{address}"
+        );
+        // Every published collection of features, linked to its page.
+        let ids: Vec<&str> = collections["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["itemType"] == "feature")
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert!(ids.len() >= 5, "{collections}");
+        for id in ids {
+            assert!(
+                main.contains(&format!("href=\"{base}/collections/{id}?f=html\"")),
+                "{address}: collection {id}"
+            );
+        }
+        // Every link of the landing page (but the one to this page) with its media type, and
+        // the operational endpoints.
+        for l in landing["links"].as_array().unwrap() {
+            let href = l["href"].as_str().unwrap();
+            if l["rel"] == "alternate" {
+                assert_eq!(href, format!("{base}/entwickler"), "{l}");
+                continue;
+            }
+            assert!(
+                main.contains(&format!("<a href=\"{href}\">")),
+                "{address}: {href}"
+            );
+            assert!(
+                main.contains(&format!("<code>{}</code>", l["type"].as_str().unwrap())),
+                "{address}: {l}"
+            );
+        }
+        for path in ["/map", "/opendata", "/health", "/ready", "/metrics"] {
+            assert!(
+                main.contains(&format!("href=\"{base}{path}\"")),
+                "{address}: {path}"
+            );
+        }
+        // It leads back to the start page, and the navigation marks it as the API's part.
+        let crumbs = &html[html.find("<nav class=\"breadcrumbs\"").unwrap()..];
+        assert!(crumbs[..crumbs.find("</nav>").unwrap()].contains("<a href=\"/\">"));
+        assert!(
+            html.contains("<a href=\"/entwickler\" aria-current=\"true\">"),
+            "{address}"
+        );
+    }
+    // The pages of the API lead to it in their trail.
+    for address in [
+        "/collections?f=html",
+        "/conformance?f=html",
+        "/api?f=html",
+        "/collections/poi/items?f=html&limit=2",
+    ] {
+        let html = get(&app, address, &[("accept", BROWSER)]).await.text();
+        let crumbs = &html[html.find("<nav class=\"breadcrumbs\"").unwrap()..];
+        let crumbs = &crumbs[..crumbs.find("</nav>").unwrap()];
+        let start = crumbs
+            .find("<a href=\"/\">")
+            .unwrap_or_else(|| panic!("{address}"));
+        let developers = crumbs
+            .find("<a href=\"/entwickler\">Für Entwickler</a>")
+            .unwrap_or_else(|| panic!("{address}: {crumbs}"));
+        assert!(start < developers, "{address}: {crumbs}");
     }
 }
 
@@ -383,5 +605,12 @@ async fn in_a_browser_every_page_is_accessible_keyboard_first_and_fits_a_phone()
             "{url}: wider than a phone: {r}"
         );
         assert_eq!(r["focusVisible"], true, "{url}: a visible focus: {r}");
+        if url.contains("/?f=html") {
+            assert_eq!(
+                r["mainStops"].as_array().unwrap()[..START_ENTRIES.len()],
+                START_ENTRIES.map(serde_json::Value::from),
+                "{url}: past the skip link, the keyboard reaches the five entries in order: {r}"
+            );
+        }
     }
 }

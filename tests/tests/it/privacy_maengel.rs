@@ -94,9 +94,13 @@ async fn no_public_output_and_no_log_line_holds_the_reporters_data() {
     let url = demo_copy().await;
     let config = config_for(&url);
     let client = connect(&url).await;
-    stadtkarte_opendata::registry::link_maengel(&client, &stadtkarte::dataset_defaults(&config))
-        .await
-        .unwrap();
+    stadtkarte_opendata::registry::link_maengel(
+        &client,
+        &stadtkarte::dataset_defaults(&config),
+        "test",
+    )
+    .await
+    .unwrap();
     let key = stadtkarte_maengelmelder::open311::add_key(&client, "datenschutztest")
         .await
         .unwrap();

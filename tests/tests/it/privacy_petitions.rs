@@ -77,9 +77,13 @@ async fn no_public_output_and_no_log_line_holds_a_signers_data() {
     let url = demo_copy().await;
     let config = config_for(&url);
     let client = connect(&url).await;
-    stadtkarte_opendata::registry::link_petitions(&client, &stadtkarte::dataset_defaults(&config))
-        .await
-        .unwrap();
+    stadtkarte_opendata::registry::link_petitions(
+        &client,
+        &stadtkarte::dataset_defaults(&config),
+        "test",
+    )
+    .await
+    .unwrap();
     let server = ServerProcess::start(&[
         ("STADTKARTE_DATABASE__URL", url.as_str()),
         ("STADTKARTE_PETITIONS__MIN_FILL_SECS", "0"),
