@@ -452,46 +452,54 @@ async fn sign(
             .await
             .map_err(DbError::query("signing a petition"))?;
         let too_many = || Problem::too_many_requests(lang.tr("petitions.sign.too_many"), 600);
-        // A client's signatures are counted in the table (no counter row is locked).
-        let by_client =
-            model::recent_by_client(&tx, &who, config.signatures_per_client_hour).await?;
+        // A client's signatures are counted in the table (no counter row is locked); the count
+        // and the signature's statements go out together (a refusal rolls the signature back).
+        let (by_client, signed) = futures_util::future::try_join(
+            async {
+                model::recent_by_client(&tx, &who, config.signatures_per_client_hour)
+                    .await
+                    .map_err(Problem::from)
+            },
+            async {
+                model::sign(
+                    &tx,
+                    config,
+                    number,
+                    &new,
+                    district.as_deref(),
+                    resident,
+                    &who,
+                )
+                .await
+                .map_err(Problem::from)
+            },
+        )
+        .await?;
         if by_client >= i64::from(config.signatures_per_client_hour) {
             tracing::info!(by_client, "signature refused: rate limit of the client");
             return Err(too_many());
         }
-        let signed = model::sign(
-            &tx,
-            config,
-            number,
-            &new,
-            district.as_deref(),
-            resident,
-            &who,
-        )
-        .await?;
         let signed = match signed {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         };
-        notify::signature_confirm(
-            &tx,
-            &pt.app,
-            typed.email.trim(),
-            lang,
-            &signed.title,
-            &signed.token,
-        )
-        .await?;
-        // The domain's limit counts in this transaction: a refusal (rolled back) does not count.
-        // A large provider's domain is shared by many at once: its counter is spread. Counted
-        // last, as the counter's row stays locked until the commit.
-        let by_domain = ratelimit::hit_shared(
-            &tx,
-            &format!("petitions:domain:{}", ratelimit::email_part(&domain)),
-            config.signatures_per_domain_hour,
-            3600,
+        // The confirmation mail and the domain's limit go out together. The limit counts in this
+        // transaction: a refusal (rolled back) does not count. A large provider's domain is
+        // shared by many at once: its counter is spread; its row stays locked until the commit.
+        let domain_key = format!("petitions:domain:{}", ratelimit::email_part(&domain));
+        let (mailed, by_domain) = futures_util::future::join(
+            notify::signature_confirm(
+                &tx,
+                &pt.app,
+                typed.email.trim(),
+                lang,
+                &signed.title,
+                &signed.token,
+            ),
+            ratelimit::hit_shared(&tx, &domain_key, config.signatures_per_domain_hour, 3600),
         )
         .await;
+        mailed?;
         let domain_full = match by_domain {
             Ok(()) => false,
             Err(p) if p.status == StatusCode::TOO_MANY_REQUESTS => true,

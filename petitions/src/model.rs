@@ -742,13 +742,21 @@ pub async fn sign(
     let Some(visibility) = Visibility::parse(&s.visibility) else {
         return Ok(Err(SignError::Invalid(vec![Invalid::Visibility])));
     };
-    let row = client
-        .query_opt(
+    // The petition and earlier signatures with the same address (they decide the slot) are
+    // read together.
+    let (row, earlier) = futures_util::future::try_join(
+        client.query_opt(
             "SELECT status, title, sponsor_key FROM petitions.petitions WHERE id = $1",
             &[&petition_id],
-        )
-        .await
-        .map_err(DbError::query("reading a petition"))?;
+        ),
+        client.query(
+            "SELECT lower(name), postcode, slot FROM petitions.signatures
+             WHERE petition_id = $1 AND email_canonical = $2",
+            &[&petition_id, &canonical],
+        ),
+    )
+    .await
+    .map_err(DbError::query("reading a petition and its signatures"))?;
     let Some(row) = row else {
         return Ok(Err(SignError::Unknown));
     };
@@ -764,15 +772,6 @@ pub async fn sign(
             SignError::Unknown
         }));
     }
-    // Earlier signatures with the same address decide the slot.
-    let earlier = client
-        .query(
-            "SELECT lower(name), postcode, slot FROM petitions.signatures
-             WHERE petition_id = $1 AND email_canonical = $2",
-            &[&petition_id, &canonical],
-        )
-        .await
-        .map_err(DbError::query("checking earlier signatures"))?;
     let slot: i16 = match earlier.as_slice() {
         [] => 1,
         [first]
