@@ -16,7 +16,7 @@ PGHOME=$ROOT/.local/pg
 PACKAGES=(
   postgresql-15 postgresql-15-postgis-3 postgresql-client-15
   gdal-bin libgdal-dev libproj-dev proj-bin pkg-config
-  wrk chromium python3-aiosmtpd
+  wrk chromium python3-aiosmtpd haproxy poppler-utils
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

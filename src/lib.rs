@@ -10,7 +10,7 @@ use axum::Router;
 use clap::{Parser, Subcommand};
 use stadtkarte_core::auth::{Role, session, throttle, users};
 use stadtkarte_core::db::{self, PooledClient, describe_target};
-use stadtkarte_core::{AppState, Config, audit, http, migrate, ops, pages};
+use stadtkarte_core::{AppState, Config, audit, exclusive, http, migrate, ops, pages};
 use stadtkarte_importers::demo::{self, DemoOptions};
 use stadtkarte_importers::imagery::{self, ImageryImport};
 use stadtkarte_importers::vector::{self, VectorImport};
@@ -465,7 +465,11 @@ pub fn app(state: AppState) -> Router {
         .merge(stadtkarte_admin::router(state.clone()))
         .merge(stadtkarte_maengelmelder::router(state.clone()))
         .merge(stadtkarte_petitions::router(state.clone()))
-        .merge(stadtkarte_mapviewer::router(state.clone()));
+        .merge(stadtkarte_mapviewer::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            stadtkarte_core::replicas::retry_reads_on_primary,
+        ));
     let config = state.config;
     http::finish(router, &config)
 }
@@ -511,9 +515,16 @@ pub async fn prepare_database(state: AppState) {
             let mut client = owner.get().await.map_err(anyhow::Error::from)?;
             let applied = migrate::run(&mut client).await?;
             if state.config.opendata.participation_datasets {
+                // Nodes starting together create them once: one after the other, under a lock.
+                let tx = client.transaction().await?;
+                tx.execute(
+                    "SELECT pg_advisory_xact_lock($1)",
+                    &[&exclusive::Task::ParticipationDatasets.key()],
+                )
+                .await?;
                 let created =
-                    registry::ensure_participation(&**client, &dataset_defaults(&state.config))
-                        .await?;
+                    registry::ensure_participation(&*tx, &dataset_defaults(&state.config)).await?;
+                tx.commit().await?;
                 for id in created {
                     tracing::info!(dataset = id, "open-data dataset created");
                 }
@@ -549,6 +560,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = db::pool(&config.database)?;
     let state = AppState::new(config, pool);
     tokio::spawn(prepare_database(state.clone()));
+    // One line per read replica: reachable or not (reads go to the primary until it is).
+    state.replicas.start_checking(state.pool.clone()).await;
     stadtkarte_maengelmelder::tasks::spawn(state.clone());
     stadtkarte_petitions::tasks::spawn(state.clone());
     let listener = tokio::net::TcpListener::bind(listen)
@@ -633,12 +646,13 @@ async fn load_demo(config: &Config, options: DemoOptions) -> anyhow::Result<()> 
         eprintln!("  {email:<28} {roles}");
     }
     eprintln!(
-        "Fertig in {:.1} s: {} Stadtteile, {} Straßen, {} Gebäude, {} Orte von Interesse, {datasets} Datensätze",
+        "Fertig in {:.1} s: {} Stadtteile, {} Straßen, {} Gebäude, {} Orte von Interesse, {} Bebauungspläne, {datasets} Datensätze",
         summary.elapsed.as_secs_f64(),
         summary.districts,
         summary.streets,
         summary.buildings,
-        summary.pois
+        summary.pois,
+        summary.plans
     );
     Ok(())
 }
@@ -788,6 +802,7 @@ async fn import_xplan(config: &Config, args: XplanArgs) -> anyhow::Result<()> {
     let job = XplanImport {
         file: args.file,
         license,
+        license_url: None,
         attribution,
         actor,
         storage_srid: config.city.storage_srid,
@@ -802,6 +817,9 @@ async fn import_xplan(config: &Config, args: XplanArgs) -> anyhow::Result<()> {
     }
     eprintln!("  Bereiche        {:>6}", s.bereiche);
     eprintln!("  Baugebiete      {:>6}", s.baugebiete);
+    for (table, n) in &s.typed {
+        eprintln!("  {table:<40} {n:>6}");
+    }
     for (kind, n) in &s.generic {
         eprintln!("  {kind:<40} {n:>6} (allgemein gespeichert)");
     }

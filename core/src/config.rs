@@ -584,6 +584,34 @@ pub struct DatabaseConfig {
     pub connect_timeout_secs: u64,
     /// Seconds between attempts to reach the database while it is down at start-up.
     pub retry_interval_secs: u64,
+    /// Streaming standbys for reads that need not see their own writes (items, tiles, open
+    /// data, catalogs): connection strings, as a list or one string separated by commas (so
+    /// `STADTKARTE_DATABASE__REPLICAS` can hold several). Empty: everything on `url`.
+    #[serde(deserialize_with = "one_or_many")]
+    pub replicas: Vec<String>,
+    /// Seconds a replica may lag behind `url` before reads skip it (it is admitted again once
+    /// it has caught up).
+    pub max_replica_lag_secs: u64,
+}
+
+/// A list of strings given as a list or as one string separated by commas (an environment
+/// variable has no lists; key=value connection strings contain spaces but no commas).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(text) => text.split(',').map(str::to_owned).collect(),
+        OneOrMany::Many(items) => items,
+    };
+    Ok(items
+        .into_iter()
+        .map(|i| i.trim().to_owned())
+        .filter(|i| !i.is_empty())
+        .collect())
 }
 
 /// `[log]`
@@ -641,6 +669,8 @@ impl Default for DatabaseConfig {
             pool_size: 16,
             connect_timeout_secs: 3,
             retry_interval_secs: 2,
+            replicas: Vec::new(),
+            max_replica_lag_secs: 5,
         }
     }
 }
@@ -739,6 +769,12 @@ impl Config {
             return Err(ConfigError::BadValue {
                 key: "features.default_limit",
                 reason: "must be between 1 and features.max_limit".to_owned(),
+            });
+        }
+        if self.database.max_replica_lag_secs == 0 {
+            return Err(ConfigError::BadValue {
+                key: "database.max_replica_lag_secs",
+                reason: "must be at least 1 second".to_owned(),
             });
         }
         if self.database.pool_size == 0 {
@@ -912,6 +948,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(bad.contains("database.url"), "{bad}");
+    }
+
+    #[test]
+    fn replicas_as_a_list_or_one_string() {
+        let f =
+            file("[database]\nreplicas = [\"postgresql://a@h1:5433/x\", \"host=h2 port=5434\"]\n");
+        let c = Config::load_from(Some(f.path()), no_env()).unwrap();
+        assert_eq!(
+            c.database.replicas,
+            ["postgresql://a@h1:5433/x", "host=h2 port=5434"]
+        );
+        let env = vec![(
+            "STADTKARTE_DATABASE__REPLICAS".to_owned(),
+            "postgresql://a@h1:5433/x, postgresql://a@h2:5434/x".to_owned(),
+        )];
+        let c = Config::load_from(None, env).unwrap();
+        assert_eq!(
+            c.database.replicas,
+            ["postgresql://a@h1:5433/x", "postgresql://a@h2:5434/x"]
+        );
+        assert_eq!(c.database.max_replica_lag_secs, 5);
+        let env = vec![(
+            "STADTKARTE_DATABASE__MAX_REPLICA_LAG_SECS".to_owned(),
+            "0".to_owned(),
+        )];
+        let e = Config::load_from(None, env).unwrap_err().to_string();
+        assert!(e.contains("database.max_replica_lag_secs"), "{e}");
     }
 
     #[test]

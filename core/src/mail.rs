@@ -3,8 +3,9 @@
 //! outbox table in the same transaction ([`enqueue`]); a background task ([`spawn_sender`])
 //! sends what is due over SMTP (lettre), retrying with growing pauses while the SMTP server is
 //! away, and deletes sent mail after `mail.keep_sent_days`. Rows are taken with
-//! `FOR UPDATE SKIP LOCKED`, so several nodes send each mail once (at least once when a node
-//! dies between sending and committing).
+//! `FOR UPDATE SKIP LOCKED`, one transaction per mail, so several nodes send each mail once (at
+//! least once when a node dies between sending and committing: that one mail, with the same
+//! `Message-ID`).
 //!
 //! With `mail.enabled = false` (the demo) mail stays in the outboxes, where an admin can read
 //! it (`/admin/postausgang`).
@@ -145,8 +146,15 @@ fn transport(config: &MailConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, 
     Ok(builder.build())
 }
 
-fn message(config: &MailConfig, to: &str, subject: &str, body: &str) -> Result<Message, String> {
+fn message(
+    config: &MailConfig,
+    to: &str,
+    subject: &str,
+    body: &str,
+    message_id: String,
+) -> Result<Message, String> {
     Message::builder()
+        .message_id(Some(message_id))
         .from(config.from.parse().map_err(|e| format!("mail.from: {e}"))?)
         .to(to.parse().map_err(|e| format!("recipient: {e}"))?)
         .subject(subject)
@@ -155,35 +163,48 @@ fn message(config: &MailConfig, to: &str, subject: &str, body: &str) -> Result<M
         .map_err(|e| e.to_string())
 }
 
-/// Sends what is due in `outbox` (one batch); returns how many were sent.
+/// Sends what is due in `outbox` (up to a batch of 20); returns how many were sent.
+///
+/// Each mail is taken, sent and marked in a transaction of its own, with `FOR UPDATE SKIP
+/// LOCKED`: several nodes send side by side and never the same mail, and a node that dies
+/// while sending loses its lock on that one mail only (another node sends it again: at least
+/// once; its fixed `Message-ID` lets mail systems recognise the repetition).
 pub async fn send_due(state: &AppState, outbox: Outbox) -> Result<usize, DbError> {
     let config = &state.config.mail;
-    let mut client = state.pool.get().await?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(DbError::query("sending mail"))?;
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT id, recipient, subject, body, attempts FROM {outbox}
-                 WHERE sent_at IS NULL AND next_attempt <= now()
-                 ORDER BY id LIMIT 20 FOR UPDATE SKIP LOCKED"
-            ),
-            &[],
-        )
-        .await
-        .map_err(DbError::query("sending mail"))?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
     let smtp = transport(config);
+    let mut client = state.pool.get().await?;
     let mut sent = 0;
-    for row in &rows {
-        let (id, to, subject, body, attempts): (i64, String, String, String, i32) =
-            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    for _ in 0..20 {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(DbError::query("sending mail"))?;
+        let Some(row) = tx
+            .query_opt(
+                &format!(
+                    "SELECT id, recipient, subject, body, attempts,
+                            extract(epoch FROM created_at)::bigint FROM {outbox}
+                     WHERE sent_at IS NULL AND next_attempt <= now()
+                     ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+                ),
+                &[],
+            )
+            .await
+            .map_err(DbError::query("sending mail"))?
+        else {
+            break;
+        };
+        let (id, to, subject, body, attempts, created): (i64, String, String, String, i32, i64) = (
+            row.get(0),
+            row.get(1),
+            row.get(2),
+            row.get(3),
+            row.get(4),
+            row.get(5),
+        );
+        let message_id = message_id(state, outbox, id, created);
         let result = match &smtp {
-            Ok(smtp) => match message(config, &to, &subject, &body) {
+            Ok(smtp) => match message(config, &to, &subject, &body, message_id) {
                 Ok(m) => smtp.send(m).await.map(drop).map_err(|e| e.to_string()),
                 Err(e) => Err(e),
             },
@@ -216,9 +237,24 @@ pub async fn send_due(state: &AppState, outbox: Outbox) -> Result<usize, DbError
                 .map_err(DbError::query("scheduling a mail again"))?;
             }
         }
+        tx.commit().await.map_err(DbError::query("sending mail"))?;
     }
-    tx.commit().await.map_err(DbError::query("sending mail"))?;
     Ok(sent)
+}
+
+/// The mail's `Message-ID`: the same at every attempt and on every node (outbox, id and the
+/// time it was queued, at the host of `server.public_url`).
+fn message_id(state: &AppState, outbox: Outbox, id: i64, created: i64) -> String {
+    let base = state.config.base_url();
+    let host = base
+        .split("://")
+        .nth(1)
+        .unwrap_or(&base)
+        .split(['/', ':'])
+        .next()
+        .filter(|h| !h.is_empty())
+        .unwrap_or("stadtkarte.invalid");
+    format!("<{}.{id}.{created}@{host}>", outbox.replace('.', "-"))
 }
 
 /// Deletes sent mail older than `mail.keep_sent_days` (it holds addresses).

@@ -76,16 +76,28 @@ async fn ready(State(state): State<AppState>) -> Result<Response, Problem> {
             "the imagery folder (imagery.dir) cannot be read".to_owned(),
         ));
     }
+    let pools = pools(&state);
     if missing.is_empty() {
-        return Ok(axum::Json(json!({"status": "ready"})).into_response());
+        return Ok(axum::Json(json!({"status": "ready", "pools": pools})).into_response());
     }
     let detail: Vec<String> = missing.iter().map(|(_, why)| why.clone()).collect();
     Err(
-        Problem::unavailable(format!("Not ready: {}.", detail.join("; "))).with(
-            "missing",
-            json!(missing.iter().map(|(what, _)| *what).collect::<Vec<_>>()),
-        ),
+        Problem::unavailable(format!("Not ready: {}.", detail.join("; ")))
+            .with(
+                "missing",
+                json!(missing.iter().map(|(what, _)| *what).collect::<Vec<_>>()),
+            )
+            .with("pools", pools),
     )
+}
+
+/// The primary's pool and every replica's (health, lag in ms, connections).
+fn pools(state: &AppState) -> serde_json::Value {
+    let status = state.pool.status();
+    json!({
+        "primary": {"connections": status.size, "idle": status.available, "waiting": status.waiting},
+        "replicas": state.replicas.describe(),
+    })
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -97,6 +109,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         metrics::gauge!("db_pool_idle_connections").set(status.available as f64);
         metrics::gauge!("db_pool_waiting_requests").set(status.waiting as f64);
     }
+    state.replicas.export_metrics();
     let mut response = metrics_handle().render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

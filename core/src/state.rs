@@ -14,8 +14,11 @@ use crate::load::Load;
 pub struct AppState {
     /// The configuration the process started with.
     pub config: Arc<Config>,
-    /// The database pool.
+    /// The database pool of the primary: every write, and every read that must see the
+    /// writer's own change.
     pub pool: Pool,
+    /// The read replicas (`database.replicas`), for [`AppState::read_db`].
+    pub replicas: crate::replicas::Replicas,
     /// Slots for database work (load shedding).
     pub load: Load,
     /// Password hashing on a bounded pool.
@@ -34,10 +37,26 @@ impl AppState {
             load: Load::new(&config.load),
             hasher: Hasher::new(config.auth.hash_concurrency),
             backoffice: crate::backoffice::Registry::default(),
+            replicas: crate::replicas::Replicas::from_config(&config.database),
             config: Arc::new(config),
             pool,
             migrated: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// A connection for a read that need not see its own writes (items, tiles, open data,
+    /// catalogs): a healthy replica's, else the primary's.
+    pub async fn read_db(&self) -> Result<crate::db::PooledClient, crate::db::DbError> {
+        self.replicas.read(&self.pool).await
+    }
+
+    /// Like [`AppState::read_db`] for a read that must see the primary's state up to WAL
+    /// position `lsn` (see [`crate::replicas::primary_lsn`]).
+    pub async fn read_db_after(
+        &self,
+        lsn: u64,
+    ) -> Result<crate::db::PooledClient, crate::db::DbError> {
+        self.replicas.read_after(&self.pool, lsn).await
     }
 
     /// Records that the schema is up to date.

@@ -31,6 +31,10 @@ use tokio::io::AsyncReadExt as _;
 
 use crate::progress::{Counter, Reporter};
 
+/// How long the replaced version's files stay after the catalog row was swapped: longer than
+/// the 3 seconds for which a node keeps an epoch's row (`tiles::imagery`).
+const REPLACED_GRACE: Duration = Duration::from_secs(5);
+
 /// One imagery import.
 #[derive(Debug, Clone)]
 pub struct ImageryImport {
@@ -726,7 +730,9 @@ pub async fn import(
             }
         }
     }
-    if let Err(e) = std::fs::rename(&work, &final_dir) {
+    // Flushed, then renamed into place: a node reading the folder over NFS sees a version
+    // folder only when all of it is there.
+    if let Err(e) = stadtkarte_core::files::publish(&work, &final_dir) {
         cleanup(&work);
         return Err(ImageryError::Io(final_dir, e));
     }
@@ -794,6 +800,9 @@ pub async fn import(
     }
     let replaced = existing.is_some();
     if let Some(old) = existing {
+        // The nodes still read the old version until their epoch cache expires; over NFS a file
+        // that another machine has open is not kept alive by that, so it goes a little later.
+        tokio::time::sleep(REPLACED_GRACE).await;
         cleanup(&job.dir.join(&job.id).join(old));
     }
     Ok(ImagerySummary {

@@ -1,4 +1,6 @@
-//! The Mängelmelder's background work, on every node (each step is safe to run concurrently):
+//! The Mängelmelder's background work. Every node starts it; a round runs on one node at a time
+//! (the advisory lock of [`exclusive::Task::Maengel`]: a node that dies mid-round releases it,
+//! and another does the next round), and each step is safe to repeat after a cut-off round:
 //! retention (contact data and unredacted photo originals deleted a configured number of days
 //! after closing, logged without the data), telling the tile server when delayed descriptions
 //! become public, the departments' daily digests, and expiring rate-limit counters. The mail
@@ -8,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use stadtkarte_core::db::DbError;
-use stadtkarte_core::{AppState, audit, mail};
+use stadtkarte_core::{AppState, audit, exclusive, mail};
 
 use crate::notify;
 
@@ -105,6 +107,37 @@ async fn expire_counters(state: &AppState) -> Result<(), DbError> {
     Ok(())
 }
 
+/// One round of the background work (under the node's lock). `since`: when this node last
+/// announced released descriptions (another node's round in between announces them again, which
+/// only evicts tiles once more).
+async fn round(state: &AppState, since: &mut String) {
+    let now: Option<String> = match state.pool.get().await {
+        Ok(c) => c
+            .query_one("SELECT now()::text", &[])
+            .await
+            .ok()
+            .map(|r| r.get(0)),
+        Err(_) => None,
+    };
+    if let Some(now) = now {
+        if since != "-infinity"
+            && let Err(e) = announce_released(state, since).await
+        {
+            tracing::debug!(error = %e, "announcing released reports failed");
+        }
+        *since = now;
+    }
+    for (what, result) in [
+        ("retention", retention(state).await.map(drop)),
+        ("digests", notify::digests(state).await.map(drop)),
+        ("rate limits", expire_counters(state).await),
+    ] {
+        if let Err(e) = result {
+            tracing::debug!(error = %e, task = what, "background task failed; retrying");
+        }
+    }
+}
+
 /// Starts the background work (and the mail sender of the outbox).
 pub fn spawn(state: AppState) {
     mail::spawn_sender(state.clone(), vec![notify::OUTBOX]);
@@ -112,30 +145,11 @@ pub fn spawn(state: AppState) {
         let mut since = String::from("-infinity");
         loop {
             if state.is_migrated() {
-                let now: Option<String> = match state.pool.get().await {
-                    Ok(c) => c
-                        .query_one("SELECT now()::text", &[])
-                        .await
-                        .ok()
-                        .map(|r| r.get(0)),
-                    Err(_) => None,
-                };
-                if let Some(now) = now {
-                    if since != "-infinity"
-                        && let Err(e) = announce_released(&state, &since).await
-                    {
-                        tracing::debug!(error = %e, "announcing released reports failed");
-                    }
-                    since = now;
-                }
-                for (what, result) in [
-                    ("retention", retention(&state).await.map(drop)),
-                    ("digests", notify::digests(&state).await.map(drop)),
-                    ("rate limits", expire_counters(&state).await),
-                ] {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, task = what, "background task failed; retrying");
-                    }
+                let url = state.config.database.url.clone();
+                if let Err(e) =
+                    exclusive::run(&url, exclusive::Task::Maengel, round(&state, &mut since)).await
+                {
+                    tracing::debug!(error = %e, "Mängelmelder tasks: database not ready");
                 }
             }
             tokio::time::sleep(Duration::from_secs(30)).await;

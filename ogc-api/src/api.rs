@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use stadtkarte_core::catalog::{self, Collection};
-use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
 use stadtkarte_core::i18n;
 use stadtkarte_core::negotiate::{Offer, negotiate};
@@ -78,7 +77,7 @@ fn page_amount(cx: &PageContext, count: Option<i64>) -> String {
 }
 
 async fn published(state: &AppState) -> Result<Vec<Collection>, Problem> {
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     Ok(catalog::list(&**client)
         .await?
         .into_iter()
@@ -315,11 +314,7 @@ pub async fn collections(
     let base = base_url(&state.config, &headers);
     let list = published(&state).await?;
     let imagery = {
-        let client = state
-            .pool
-            .get()
-            .await
-            .map_err(stadtkarte_core::db::DbError::from)?;
+        let client = state.read_db().await?;
         stadtkarte_core::imagery::collections(
             &stadtkarte_core::imagery::list(&**client).await?,
             &base,
@@ -420,7 +415,7 @@ pub async fn collection_page(
     let schema = match collection(&state, &id).await {
         Ok(s) => s,
         Err(p) if p.status == axum::http::StatusCode::NOT_FOUND => {
-            let client = state.pool.get().await.map_err(DbError::from)?;
+            let client = state.read_db().await?;
             let epochs = stadtkarte_core::imagery::list(&**client).await?;
             let Some(value) = stadtkarte_core::imagery::collection_json(&epochs, &id, &base) else {
                 return Err(p);
@@ -603,7 +598,7 @@ pub async fn openapi(
         &headers,
         &[OPENAPI, Offer::JSON, Offer::HTML],
     )?;
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     let mut schemas = Vec::new();
     for c in catalog::list(&**client).await? {
         if let Some(s) = load(&**client, &c.id).await? {

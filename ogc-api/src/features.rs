@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 use stadtkarte_core::catalog::quote_ident;
-use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
 use stadtkarte_core::i18n;
 use stadtkarte_core::load::Work;
@@ -54,7 +53,7 @@ fn media(offer: Offer) -> &'static str {
 
 /// Loads a collection or answers 404.
 pub async fn collection(state: &AppState, id: &str) -> Result<CollectionSchema, Problem> {
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     schema::load(&**client, id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("There is no collection {id:?}.")))
@@ -354,7 +353,7 @@ async fn respond(
     let mut sql = Sql::default();
     let (base, coarse) = conditions(&schema, &request, &mut sql)?;
     let slot = state.load.admit(Work::Items).await?;
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     // numberMatched is given on the first page only (later pages need not repeat it): counted
     // when the page is full, known without counting when it is not.
     let cap = limits.number_matched_cap;
@@ -941,7 +940,7 @@ pub async fn item(
     let names = selected(&schema, None);
     let base = format!("{}/collections/{id}", base_url(&state.config, &headers));
     let _slot = state.load.admit(Work::Items).await?;
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     let row = client
         .query_opt(
             &format!(

@@ -103,10 +103,10 @@ pub async fn prepare(
     let (tmp, file) = tmp;
     let ids = collections(all).iter().map(|c| c.id.clone()).collect();
     archiver(state.clone(), ids, file).await?;
-    tokio::task::spawn_blocking(move || tmp.persist(&target).map(|_| ()))
+    tokio::task::spawn_blocking(move || stadtkarte_core::files::persist(tmp, &target))
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| e.error.to_string())?;
+        .map_err(|e| e.to_string())?;
     Ok(true)
 }
 

@@ -134,7 +134,7 @@ async fn run(
         }
         response
     };
-    let client = match state.pool.get().await {
+    let client = match state.read_db().await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "CKAN API: database not available");

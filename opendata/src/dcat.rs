@@ -14,7 +14,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::base_url;
 use stadtkarte_core::{AppState, Config, Problem};
 
@@ -107,7 +106,7 @@ pub async fn catalog(
         }
     };
     let profile = Profile::parse(query.profile.as_deref())?;
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     let datasets = registry::list(&**client).await?;
     let offers = Offers::load(&state, &**client).await?;
     drop(client);

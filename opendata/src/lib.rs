@@ -1,7 +1,8 @@
 //! Open data: the dataset registry ([`registry`]): what the open-data portal lists, with the
 //! metadata DCAT-AP.de needs, each dataset publishing collections and aerial-imagery epochs; the
 //! downloads ([`downloads`]) in the formats of [`formats`] — GeoJSON and CSV written row by row
-//! ([`streamed`]), the GDAL formats made by `ogr2ogr` ([`export`]), imagery files as stored
+//! ([`streamed`]), the file formats ([`export`]: by `ogr2ogr`, FlatGeobuf in-process
+//! with its spatial index by [`fgb`]), imagery files as stored
 //! ([`imagery`]); the download cache ([`cache`]) that a background task fills ([`prepare`]), so
 //! that every size is known before download ([`offers`]); the CKAN API subset ([`ckan`]); the
 //! DCAT-AP.de catalog in Turtle, RDF/XML and JSON-LD ([`dcat`] over [`rdf`]); the pages
@@ -19,6 +20,7 @@ pub mod ckan;
 pub mod dcat;
 pub mod downloads;
 pub mod export;
+pub mod fgb;
 pub mod formats;
 pub mod imagery;
 pub mod offers;

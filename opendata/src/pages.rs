@@ -232,7 +232,7 @@ async fn list(
     cx: PageContext,
 ) -> Result<Response, Problem> {
     let lang = cx.lang;
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     let all = registry::list(&**client).await?;
     let q = f.q.clone().unwrap_or_default().to_lowercase();
     let found: Vec<&Dataset> = all
@@ -369,7 +369,7 @@ async fn one(
         .await;
     }
     let lang = cx.lang;
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     let d = registry::get(&**client, &name)
         .await?
         .ok_or_else(|| Problem::not_found(format!("There is no dataset {name:?}.")))?;

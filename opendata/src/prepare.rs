@@ -7,12 +7,18 @@
 //! bundle, and last the city map's tile archive ([`crate::archive`]). At start it removes what an interrupted preparation left behind
 //! ([`DownloadCache::remove_leftovers`]). So the pages and catalogs know every size before anyone
 //! downloads, and downloads are served from files with their length (and byte ranges).
+//!
+//! Every node starts the preparer; a round runs on one node at a time (the advisory lock of
+//! [`exclusive::Task::PrepareDownloads`]), so with a shared `opendata.cache_dir` each file is made
+//! once. A node that dies mid-round releases the lock with its connection; another node's next
+//! round makes what is missing (the dead node's temporary files never carry a final name).
 
 use std::time::{Duration, Instant};
 
 use stadtkarte_core::AppState;
 use stadtkarte_core::catalog;
 use stadtkarte_core::db::DbError;
+use stadtkarte_core::exclusive;
 use stadtkarte_core::schema::CollectionSchema;
 
 use crate::archive::{self, TileArchiver};
@@ -80,15 +86,26 @@ async fn run(state: AppState, archiver: TileArchiver) {
         Err(e) => tracing::warn!(error = %e, "the download cache could not be cleaned"),
     }
     loop {
-        match prepare(&state, Some(archiver)).await {
-            Ok(round) if round.made + round.failed + round.removed > 0 => tracing::info!(
+        let url = state.config.database.url.clone();
+        let round = exclusive::run(
+            &url,
+            exclusive::Task::PrepareDownloads,
+            prepare(&state, Some(archiver)),
+        )
+        .await;
+        match round
+            .map_err(PrepareError::from)
+            .and_then(Option::transpose)
+        {
+            Ok(None) => {}
+            Ok(Some(round)) if round.made + round.failed + round.removed > 0 => tracing::info!(
                 made = round.made,
                 failed = round.failed,
                 removed = round.removed,
                 seconds = round.elapsed.as_secs_f64(),
                 "downloads prepared"
             ),
-            Ok(_) => tracing::debug!("every download is prepared"),
+            Ok(Some(_)) => tracing::debug!("every download is prepared"),
             Err(e) => tracing::warn!(
                 error = %e,
                 "preparing downloads failed; next attempt in {} s",
@@ -158,7 +175,10 @@ pub async fn prepare(
             continue;
         }
         match make_bulk(state, &parts, *format, &target, Priority::Background).await {
-            Ok(()) => round.made += 1,
+            Ok(()) => {
+                round.made += 1;
+                tracing::debug!(file = %target.display(), "bulk ZIP prepared");
+            }
             Err(e) => {
                 round.failed += 1;
                 tracing::warn!(format = format.ext, error = %e, "a bulk ZIP could not be prepared");
@@ -171,7 +191,12 @@ pub async fn prepare(
         let collections = catalog::list(&**client).await?;
         drop(client);
         match archive::prepare(state, archiver, &collections).await {
-            Ok(made) => round.made += usize::from(made),
+            Ok(made) => {
+                round.made += usize::from(made);
+                if made {
+                    tracing::debug!("tile archive prepared");
+                }
+            }
             Err(e) => {
                 round.failed += 1;
                 tracing::warn!(error = %e, "the tile archive could not be prepared");
@@ -201,15 +226,9 @@ async fn make(
     ext: &str,
 ) -> Result<(), String> {
     if let Some(gdal) = export::file_format(ext) {
-        return export::file(
-            &state.config.database.url,
-            target,
-            schema,
-            gdal,
-            Priority::Background,
-        )
-        .await
-        .map_err(|e| e.to_string());
+        return export::file(state, target, schema, gdal, Priority::Background)
+            .await
+            .map_err(|e| e.to_string());
     }
     let writer = streamed::writer(schema, ext).ok_or_else(|| format!("no writer for {ext}"))?;
     let client = state

@@ -223,6 +223,8 @@ pub async fn write_file(
     let size = file.metadata().await.map_err(io)?.len();
     drop(file);
     temp_path.persist(target).map_err(|e| io(e.error))?;
+    // The new name is on the disk too (another node may read the folder over NFS).
+    stadtkarte_core::files::sync_dir(dir).map_err(io)?;
     Ok(size)
 }
 

@@ -1,4 +1,6 @@
-//! The petitions' background work, on every node (each step is safe to run concurrently):
+//! The petitions' background work. Every node starts it; a round runs on one node at a time
+//! (the advisory lock of [`exclusive::Task::Petitions`]: a node that dies mid-round releases it,
+//! and another does the next round), and each step is safe to repeat after a cut-off round:
 //! closing petitions at their deadline, deleting unconfirmed signatures and petitions whose
 //! confirmation time passed, and anonymising signatures and creators a configured time after
 //! closing (UK e-petitions' rule: the name is replaced, the e-mail address and postcode are
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use stadtkarte_core::db::DbError;
-use stadtkarte_core::{AppState, audit, mail};
+use stadtkarte_core::{AppState, audit, exclusive, mail};
 
 use crate::notify;
 
@@ -169,6 +171,25 @@ pub async fn announce_counts(state: &AppState, since: &str) -> Result<String, Db
     Ok(row.get(0))
 }
 
+/// One round of the background work (under the node's lock). `since`: when this node last
+/// announced changed counts (another node's round in between announces them again, which only
+/// evicts the petitions' tiles once more).
+async fn round(state: &AppState, since: &mut String) {
+    match announce_counts(state, since).await {
+        Ok(now) => *since = now,
+        Err(e) => tracing::debug!(error = %e, "announcing changed counts failed"),
+    }
+    for (what, result) in [
+        ("closing", close_due(state).await.map(drop)),
+        ("expiry", expire_unconfirmed(state).await.map(drop)),
+        ("anonymisation", anonymise(state).await.map(drop)),
+    ] {
+        if let Err(e) = result {
+            tracing::debug!(error = %e, task = what, "background task failed; retrying");
+        }
+    }
+}
+
 /// Starts the background work (and the mail sender of the outbox).
 pub fn spawn(state: AppState) {
     mail::spawn_sender(state.clone(), vec![notify::OUTBOX]);
@@ -176,18 +197,12 @@ pub fn spawn(state: AppState) {
         let mut since = String::from("-infinity");
         loop {
             if state.is_migrated() {
-                match announce_counts(&state, &since).await {
-                    Ok(now) => since = now,
-                    Err(e) => tracing::debug!(error = %e, "announcing changed counts failed"),
-                }
-                for (what, result) in [
-                    ("closing", close_due(&state).await.map(drop)),
-                    ("expiry", expire_unconfirmed(&state).await.map(drop)),
-                    ("anonymisation", anonymise(&state).await.map(drop)),
-                ] {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, task = what, "background task failed; retrying");
-                    }
+                let url = state.config.database.url.clone();
+                if let Err(e) =
+                    exclusive::run(&url, exclusive::Task::Petitions, round(&state, &mut since))
+                        .await
+                {
+                    tracing::debug!(error = %e, "petition tasks: database not ready");
                 }
             }
             tokio::time::sleep(Duration::from_secs(30)).await;

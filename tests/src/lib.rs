@@ -9,6 +9,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod mvt;
+pub mod scale_out;
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -70,6 +71,72 @@ fn run(mut command: Command, what: &str) {
     );
 }
 
+/// Appends `settings` to the `postgresql.conf` of `data`, as the cluster's owner.
+fn append_settings(data: &Path, settings: &str) {
+    let mut tee = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", "tee", "-a"]);
+        c
+    } else {
+        let mut c = Command::new("tee");
+        c.arg("-a");
+        c
+    };
+    let mut child = tee
+        .arg(data.join("postgresql.conf"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("cannot write postgresql.conf");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(settings.as_bytes())
+        .expect("cannot write postgresql.conf");
+    assert!(child.wait().expect("tee").success());
+}
+
+/// The live processes (not zombies) whose working directory is `dir`: a PostgreSQL server's
+/// processes all work in its data directory.
+fn processes_in(dir: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == dir)
+                && std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                    // pid (comm) state …: the command may hold spaces, so after the last ')'.
+                    stat.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().next())
+                        .is_some_and(|state| state != "Z")
+                })
+        })
+        .collect()
+}
+
+/// A temporary directory for a cluster, owned by `postgres` when we are root.
+fn cluster_dir() -> PathBuf {
+    let dir = tempfile::Builder::new()
+        .prefix("stadtkarte-test-pg-")
+        .tempdir_in("/tmp")
+        .expect("cannot create a temporary directory")
+        .keep();
+    if is_root() {
+        run(
+            {
+                let mut c = Command::new("chown");
+                c.arg("postgres:postgres").arg(&dir);
+                c
+            },
+            "chown",
+        );
+    }
+    dir
+}
+
 /// A TCP port that was free a moment ago.
 #[must_use]
 pub fn free_port() -> u16 {
@@ -83,21 +150,7 @@ impl Cluster {
     /// Creates (but does not start) a cluster that will listen on `port`.
     #[must_use]
     pub fn create(port: u16) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("stadtkarte-test-pg-")
-            .tempdir_in("/tmp")
-            .expect("cannot create a temporary directory")
-            .keep();
-        if is_root() {
-            run(
-                {
-                    let mut c = Command::new("chown");
-                    c.arg("postgres:postgres").arg(&dir);
-                    c
-                },
-                "chown",
-            );
-        }
+        let dir = cluster_dir();
         let data = dir.join("data");
         let mut initdb = pg_command("initdb");
         initdb.arg("-D").arg(&data).args([
@@ -116,29 +169,7 @@ impl Cluster {
              max_connections = 200\nshared_buffers = 128MB\n",
             dir.display()
         );
-        // Append the settings as the cluster's owner.
-        let mut tee = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", "tee", "-a"]);
-            c
-        } else {
-            let mut c = Command::new("tee");
-            c.arg("-a");
-            c
-        };
-        let mut child = tee
-            .arg(data.join("postgresql.conf"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("cannot write postgresql.conf");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(settings.as_bytes())
-            .expect("cannot write postgresql.conf");
-        assert!(child.wait().expect("tee").success());
+        append_settings(&data, &settings);
         let mut cluster = Self {
             port,
             dir,
@@ -146,6 +177,84 @@ impl Cluster {
         };
         cluster.watchdog = Some(cluster.spawn_watchdog());
         cluster
+    }
+
+    /// Creates (but does not start) a streaming standby of the running `primary` on `port`:
+    /// `pg_basebackup -R` (the primary's default `wal_level = replica`, `max_wal_senders` and
+    /// the `replication` lines of initdb's `pg_hba.conf` allow it), with its own port and socket.
+    #[must_use]
+    pub fn standby_of(primary: &Self, port: u16) -> Self {
+        let dir = cluster_dir();
+        let data = dir.join("data");
+        let mut backup = pg_command("pg_basebackup");
+        backup.arg("-D").arg(&data).args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &primary.port.to_string(),
+            "-U",
+            "stadtkarte",
+            "-R",
+            "-X",
+            "stream",
+            "--checkpoint=fast",
+            "--no-sync",
+        ]);
+        run(backup, "pg_basebackup");
+        // The copied settings name the primary's port and socket; the later lines win.
+        let settings = format!(
+            "\n# standby\nport = {port}\nunix_socket_directories = '{}'\nhot_standby = on\n\
+             wal_receiver_status_interval = 1s\nhot_standby_feedback = on\n",
+            dir.display()
+        );
+        append_settings(&data, &settings);
+        let mut cluster = Self {
+            port,
+            dir,
+            watchdog: None,
+        };
+        cluster.watchdog = Some(cluster.spawn_watchdog());
+        cluster
+    }
+
+    /// Appends `settings` (lines of `postgresql.conf`); they apply at the next start.
+    pub fn configure(&self, settings: &str) {
+        append_settings(&self.dir.join("data"), settings);
+    }
+
+    /// Kills the server's processes at once (SIGKILL to every process working in its data
+    /// directory), as a crash of its machine would; returns when they are gone.
+    pub fn kill(&self) {
+        let data = self.dir.join("data");
+        let started = std::time::Instant::now();
+        loop {
+            let pids = processes_in(&data);
+            if pids.is_empty() {
+                // Nobody may reap the killed main process here, and PostgreSQL takes a zombie
+                // for a running server: the lock files go, as a reboot would clear them.
+                let _ = std::fs::remove_file(data.join("postmaster.pid"));
+                let _ = std::fs::remove_file(self.dir.join(format!(".s.PGSQL.{}.lock", self.port)));
+                return;
+            }
+            let mut kill = Command::new("kill");
+            kill.arg("-9").args(pids.iter().map(u32::to_string));
+            // One may have ended by itself meanwhile: the status does not matter.
+            let _ = kill.stderr(Stdio::null()).status();
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the killed server's processes are still there"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server cleanly (`pg_ctl -m fast`: open sessions are ended).
+    pub fn stop_fast(&self) {
+        let mut c = pg_command("pg_ctl");
+        c.arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "fast", "-w", "stop"]);
+        run(c, "pg_ctl stop -m fast");
     }
 
     /// A process that stops the cluster and removes its files when our end of its stdin
@@ -183,7 +292,19 @@ impl Cluster {
             .arg("-l")
             .arg(self.dir.join("postgresql.log"))
             .args(["-w", "-t", "60", "start"]);
-        run(c, "pg_ctl start");
+        let out = c
+            .output()
+            .expect("pg_ctl start: cannot run; is PostgreSQL 15 installed (scripts/env.sh)?");
+        if !out.status.success() {
+            let log = std::fs::read_to_string(self.dir.join("postgresql.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect();
+            panic!(
+                "pg_ctl start failed: {}{}\nlog:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
     }
 
     /// Stops the server at once.

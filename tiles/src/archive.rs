@@ -215,7 +215,7 @@ async fn render_patiently(
 ) -> Result<crate::cache::Tile, ArchiveError> {
     let mut attempt = 0;
     loop {
-        match render(app, WEB_MERCATOR_QUAD, z, x, y, layers).await {
+        match render(app, 0, WEB_MERCATOR_QUAD, (z, x, y), layers).await {
             Ok(tile) => return Ok(tile),
             Err(e) if attempt < 4 => {
                 attempt += 1;

@@ -3,6 +3,7 @@
 //! that a change touches.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use moka::future::Cache;
@@ -41,6 +42,10 @@ pub struct Tile {
 #[derive(Clone, Debug)]
 pub struct TileCache {
     inner: Cache<TileKey, Arc<Tile>>,
+    /// The primary's WAL position (bytes since 0/0) when the last change evicted tiles: a tile
+    /// rendered after the eviction must show the change, so it is read from a replica only
+    /// once the replica has replayed this far (with read replicas; 0 without).
+    fence: Arc<AtomicU64>,
 }
 
 impl TileCache {
@@ -54,7 +59,21 @@ impl TileCache {
             })
             .support_invalidation_closures()
             .build();
-        Self { inner }
+        Self {
+            inner,
+            fence: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The WAL position renders must have seen (see the field).
+    #[must_use]
+    pub fn fence(&self) -> u64 {
+        self.fence.load(Ordering::Acquire)
+    }
+
+    /// Raises the fence to `lsn` (before the changed tiles are evicted).
+    pub fn raise_fence(&self, lsn: u64) {
+        self.fence.fetch_max(lsn, Ordering::AcqRel);
     }
 
     /// The cached tile, or the one `render` makes; concurrent callers for one key share one

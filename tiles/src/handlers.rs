@@ -72,7 +72,7 @@ async fn load_layers(
         let cached = state
             .schemas
             .get(id, async move {
-                let client = app.pool.get().await.map_err(DbError::from)?;
+                let client = app.read_db().await?;
                 let loaded = schema::load(&**client, id)
                     .await?
                     .filter(|s| s.collection.publish_tiles)
@@ -191,7 +191,10 @@ async fn serve_tile(
     let app = state.app.clone();
     let tile = state
         .cache
-        .get_or_render(key, render(&app, tms, z, x, y, &render_layers))
+        .get_or_render(
+            key,
+            render(&app, state.cache.fence(), tms, (z, x, y), &render_layers),
+        )
         .await
         .map_err(|e| e.as_ref().clone())?;
     let mut response = respond(&tile, headers, state.app.config.tiles.max_age_secs);
@@ -206,13 +209,13 @@ async fn serve_tile(
 }
 
 /// Renders one tile (one database statement, behind a `TileRender` slot); an empty tile has
-/// `raw_len` 0.
+/// `raw_len` 0. It reads from a replica that has replayed the primary's WAL up to `fence`
+/// (0: any healthy one), else from the primary.
 pub(crate) async fn render(
     app: &AppState,
+    fence: u64,
     tms: TileMatrixSet,
-    z: u8,
-    x: u32,
-    y: u32,
+    (z, x, y): (u8, u32, u32),
     layers: &[Layer<'_>],
 ) -> Result<Tile, Problem> {
     let Some(sql) =
@@ -221,7 +224,7 @@ pub(crate) async fn render(
         return Ok(empty());
     };
     let _slot = app.load.admit(Work::TileRender).await?;
-    let client = app.pool.get().await.map_err(DbError::from)?;
+    let client = app.read_db_after(fence).await?;
     let statement = client
         .prepare_cached(&sql.text)
         .await
@@ -369,7 +372,7 @@ pub async fn tiles(
 }
 
 async fn all_tiled(state: &TileState) -> Result<Vec<String>, Problem> {
-    let client = state.app.pool.get().await.map_err(DbError::from)?;
+    let client = state.app.read_db().await?;
     Ok(stadtkarte_core::catalog::list(&**client)
         .await?
         .into_iter()

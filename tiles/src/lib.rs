@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         state.config.database.url.clone(),
         cache.clone(),
         schemas.clone(),
+        !state.replicas.list().is_empty(),
     ));
     let imagery_state = imagery::ImageryState {
         imagery: imagery::Imagery::new(state.clone()),

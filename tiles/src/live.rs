@@ -1,6 +1,9 @@
 //! Live tiles: a dedicated connection LISTENs to `stadtkarte_tiles`, where the triggers of every
 //! collection table (and every import) announce what changed; the affected tiles are evicted.
 //! After a (re)connect the whole cache is cleared, since notifications may have been missed.
+//! It listens on the primary (`database.url`): replicas get no notifications. With read
+//! replicas, each change first raises the cache's fence to the primary's WAL position, so the
+//! evicted tiles are rendered again only from a replica that has the change (or the primary).
 
 use std::time::Duration;
 
@@ -11,8 +14,8 @@ use stadtkarte_core::tokio_postgres::{self, AsyncMessage, NoTls};
 use crate::cache::TileCache;
 use crate::handlers::SchemaCache;
 
-/// Runs forever: listens and evicts.
-pub async fn listen(url: String, cache: TileCache, schemas: SchemaCache) {
+/// Runs forever: listens and evicts; `fenced` with read replicas.
+pub async fn listen(url: String, cache: TileCache, schemas: SchemaCache, fenced: bool) {
     loop {
         match tokio_postgres::connect(&url, NoTls).await {
             Ok((client, mut connection)) => {
@@ -38,9 +41,15 @@ pub async fn listen(url: String, cache: TileCache, schemas: SchemaCache) {
                     .await
                     .is_ok()
                 {
+                    if fenced {
+                        raise_fence(&client, &cache).await;
+                    }
                     cache.clear();
                     schemas.invalidate_all();
                     while let Some(payload) = rx.recv().await {
+                        if fenced {
+                            raise_fence(&client, &cache).await;
+                        }
                         apply(&cache, &schemas, &payload).await;
                     }
                 }
@@ -49,6 +58,19 @@ pub async fn listen(url: String, cache: TileCache, schemas: SchemaCache) {
             Err(e) => tracing::debug!(error = %e, "tile change listener cannot connect yet"),
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Raises the cache's fence to the primary's WAL position now, which is past the commit of
+/// the notifying change (notifications are delivered after the commit). When the position
+/// cannot be had the connection is gone: the listener connects again and clears the cache.
+async fn raise_fence(client: &tokio_postgres::Client, cache: &TileCache) {
+    match client
+        .query_one("SELECT (pg_current_wal_lsn() - '0/0')::bigint", &[])
+        .await
+    {
+        Ok(row) => cache.raise_fence(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)),
+        Err(e) => tracing::warn!(error = %e, "cannot read the primary's WAL position"),
     }
 }
 
