@@ -3,9 +3,14 @@
 
 GeoJSON, CSV, GeoPackage and FlatGeobuf. Ours: a cold download over loopback from a freshly
 started `stadtkarte serve` (empty download cache), timed until the last byte; memory is the
-peak RSS of the server and its child processes together (GeoPackage and FlatGeobuf are made by
-ogr2ogr inside the server), sampled every 20 ms. Theirs: `ogr2ogr` writing the same format to a
-file with the same columns and CRS, peak RSS from wait4. Alternating, ROUNDS times, median.
+peak RSS of the server and its child processes together (GeoPackage is made by ogr2ogr inside
+the server, FlatGeobuf in-process with its spatial index), sampled every 20 ms. Theirs:
+`ogr2ogr` writing the same format to a file with the same columns and CRS, peak RSS from wait4;
+FlatGeobuf both with GDAL's spatial index (its default) and without (`SPATIAL_INDEX=NO`).
+Alternating, ROUNDS times, median.
+
+The table lives in a database of its own (`stadtkarte_bench_export`, made anew each run with
+the binary's migrations), the release binary is built under the shared build lock and copied.
 """
 import os
 import shutil
@@ -21,25 +26,41 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/stadtkarte/target"))
 CACHE = os.path.expanduser("~/.cache/stadtkarte/bench")
 PORT = os.environ.get("PG_PORT", "5439")
-URL = f"postgresql://stadtkarte@127.0.0.1:{PORT}/stadtkarte"
-PG = f"PG:host=127.0.0.1 port={PORT} user=stadtkarte dbname=stadtkarte"
+DB = "stadtkarte_bench_export"
+URL = f"postgresql://stadtkarte@127.0.0.1:{PORT}/{DB}"
+PG = f"PG:host=127.0.0.1 port={PORT} user=stadtkarte dbname={DB}"
+BINARY = os.path.join(CACHE, "export-stadtkarte")
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
 # FORMATS=fgb,gpkg measures only those.
 FEATURES = 1_000_000
 OURS = 18093
-# (our extension, ogr2ogr driver, EPSG of the file, ogr2ogr output name)
+# (our extension, ogr2ogr driver, EPSG of the file, ogr2ogr output name, ogr2ogr variants:
+# label and extra arguments)
 FORMATS = [
-    ("geojson", "GeoJSON", 4326, "out.geojson"),
-    ("csv", "CSV", 4326, "out.csv"),
-    ("gpkg", "GPKG", 25832, "out.gpkg"),
-    ("fgb", "FlatGeobuf", 4326, "out.fgb"),
+    ("geojson", "GeoJSON", 4326, "out.geojson", [("", [])]),
+    ("csv", "CSV", 4326, "out.csv", [("", ["-lco", "GEOMETRY=AS_WKT"])]),
+    ("gpkg", "GPKG", 25832, "out.gpkg", [("", [])]),
+    ("fgb", "FlatGeobuf", 4326, "out.fgb",
+     [("index", []), ("no index", ["-lco", "SPATIAL_INDEX=NO"])]),
 ]
 
 
-def psql(sql):
+def psql(sql, db=DB):
     return subprocess.check_output(
-        ["psql", "-h", "127.0.0.1", "-p", PORT, "-U", "stadtkarte", "-d", "stadtkarte", "-Atqc", sql], text=True
+        ["psql", "-h", "127.0.0.1", "-p", PORT, "-U", "stadtkarte", "-d", db, "-Atqc", sql], text=True
     ).strip()
+
+
+def build():
+    """Builds the release binary (one build at a time on this machine: others build the same
+    target directory) and copies it under the lock, so a later build changes nothing here."""
+    built = os.path.join(TARGET, "release", "stadtkarte")
+    command = ["cp", built, BINARY]
+    if os.environ.get("SKIP_BUILD") != "1":
+        command = ["sh", "-c", f'cargo build -j2 --release --locked --bin stadtkarte && cp "{built}" "{BINARY}"']
+    os.makedirs(CACHE, exist_ok=True)
+    subprocess.check_call(["flock", "/tmp/stadtkarte-cargo.lock"] + command, cwd=ROOT,
+                          env={**os.environ, "CARGO_TARGET_DIR": TARGET})
 
 
 def tree_rss_kb(pid):
@@ -100,14 +121,14 @@ def ours(binary, env, ext):
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def theirs(columns, driver, srid, name):
+def theirs(columns, driver, srid, name, extra):
     work = tempfile.mkdtemp(prefix="ogr2ogr-bench-")
     try:
         out = os.path.join(work, name)
         start = time.perf_counter()
         proc = subprocess.Popen(["ogr2ogr", "-f", driver, out, PG, "-sql",
                                  f"SELECT {columns} FROM data.bench_export", "-nln", "bench_export",
-                                 "-t_srs", f"EPSG:{srid}"] + (["-lco", "GEOMETRY=AS_WKT"] if driver == "CSV" else []),
+                                 "-t_srs", f"EPSG:{srid}"] + extra,
                                 stderr=subprocess.PIPE)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
@@ -120,9 +141,10 @@ def theirs(columns, driver, srid, name):
 
 def main():
     subprocess.check_call([os.path.join(ROOT, "scripts/env.sh")], stdout=subprocess.DEVNULL)
-    subprocess.check_call(["cargo", "build", "--release", "--locked", "--bin", "stadtkarte"], cwd=ROOT,
-                          env={**os.environ, "CARGO_TARGET_DIR": TARGET})
-    binary = os.path.join(TARGET, "release", "stadtkarte")
+    build()
+    binary = BINARY
+    psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", "postgres")
+    psql(f"CREATE DATABASE {DB}", "postgres")
     # The background preparer would make the files before the measured request: off here.
     env = {**os.environ, "STADTKARTE_DATABASE__URL": URL, "STADTKARTE_OPENDATA__PREPARE_DOWNLOADS": "false"}
     wanted = os.environ.get("FORMATS", "").split(",") if os.environ.get("FORMATS") else None
@@ -140,24 +162,27 @@ def main():
                    "FROM information_schema.columns WHERE table_schema = 'data' AND table_name = 'bench_export'")
     rows = []
     try:
-        for ext, driver, srid, name in FORMATS:
+        for ext, driver, srid, name, variants in FORMATS:
             if wanted and ext not in wanted:
                 continue
-            a, b = [], []
+            a, b = [], {label: [] for label, _ in variants}
             for _ in range(ROUNDS):
                 a.append(ours(binary, env, ext))
-                b.append(theirs(columns, driver, srid, name))
-            rows.append((ext, a, b))
+                for label, extra in variants:
+                    b[label].append(theirs(columns, driver, srid, name, extra))
+            for label, _ in variants:
+                rows.append((f"{ext} {label}".strip(), a, b[label]))
     finally:
         subprocess.run([binary, "dataset", "remove", "bench"], env=env, stdout=subprocess.DEVNULL)
-        psql("DELETE FROM catalog.collections WHERE id = 'bench_export'; DROP TABLE IF EXISTS data.bench_export")
+        psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", "postgres")
     print(f"\nExport of {FEATURES:,} buildings from PostGIS, median of {ROUNDS} runs each (cold cache)")
-    print(f"{'format':<9}{'ours s':>8}{'ogr2ogr s':>11}{'ratio':>7}{'ours MB':>9}{'ogr2ogr MB':>12}{'ours size':>12}{'their size':>12}")
-    for ext, a, b in rows:
+    print(f"{'format':<15}{'ours s':>8}{'ogr2ogr s':>11}{'ratio':>7}{'ours MB':>9}{'ogr2ogr MB':>12}{'ours size':>12}{'their size':>12}")
+    for label, a, b in rows:
         ta, tb = statistics.median(x[0] for x in a), statistics.median(x[0] for x in b)
-        print(f"{ext:<9}{ta:>8.2f}{tb:>11.2f}{ta / tb:>7.2f}{max(x[1] for x in a):>9.0f}{max(x[1] for x in b):>12.0f}"
+        print(f"{label:<15}{ta:>8.2f}{tb:>11.2f}{ta / tb:>7.2f}{max(x[1] for x in a):>9.0f}{max(x[1] for x in b):>12.0f}"
               f"{a[0][2] / 1e6:>11.0f}M{b[0][2] / 1e6:>11.0f}M")
-    print("ratio = ours / ogr2ogr time (below 1: ours is faster)")
+        print(f"{'':<15}{'runs: ours ' + ' '.join(f'{x[0]:.2f}' for x in a) + ' s, ogr2ogr ' + ' '.join(f'{x[0]:.2f}' for x in b) + ' s':>0}")
+    print("ratio = ours / ogr2ogr time (below 1: ours is faster); fgb: ours always has the spatial index")
 
 
 if __name__ == "__main__":

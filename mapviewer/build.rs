@@ -25,8 +25,11 @@ fn main() -> Result<(), String> {
         println!("cargo:rerun-if-changed=web/{path}");
     }
     let out = std::env::var("OUT_DIR").map_err(|e| e.to_string())?;
-    if !web.join("node_modules/esbuild").is_dir() || !web.join("node_modules/maplibre-gl").is_dir()
-    {
+    // Every package the bundle imports; one missing (a new dependency) means `npm ci` again.
+    let installed = ["esbuild", "maplibre-gl", "jspdf"]
+        .iter()
+        .all(|p| web.join("node_modules").join(p).is_dir());
+    if !installed {
         run(
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])

@@ -47,6 +47,7 @@ pub static MIGRATIONS: &[Migration] = migrations![
     11 => "0011_server_role.sql",
     12 => "0012_maengel.sql",
     13 => "0013_petitions.sql",
+    14 => "0014_plan_features.sql",
 ];
 
 /// Arbitrary but fixed key of the advisory lock that serialises migration runs.

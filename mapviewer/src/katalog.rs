@@ -17,7 +17,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use stadtkarte_core::catalog::{self, Collection};
-use stadtkarte_core::db::DbError;
 use stadtkarte_core::http::{base_url, not_modified};
 use stadtkarte_core::imagery::{self, EpochRow};
 use stadtkarte_core::stale::StaleCache;
@@ -120,7 +119,7 @@ async fn files_present(dir: &Path, e: &EpochRow) -> bool {
 
 /// The document, built from the catalogs.
 async fn build(app: &AppState, base: &str) -> Result<Built, Problem> {
-    let client = app.pool.get().await.map_err(DbError::from)?;
+    let client = app.read_db().await?;
     let collections = catalog::list(&**client).await?;
     let epochs = imagery::list(&**client).await?;
     drop(client);
@@ -140,6 +139,8 @@ async fn build(app: &AppState, base: &str) -> Result<Built, Problem> {
             .map(|c| collection_json(base, c))
             .collect::<Vec<_>>(),
         "epochs": shown,
+        // The municipality's name: the default title of a printed map.
+        "city": app.config.city.name,
         "links": [
             {"rel": "self", "type": "application/json", "href": format!("{base}/map/katalog.json")},
             {"rel": "data", "type": "application/json", "href": format!("{base}/collections?f=json")},

@@ -6,8 +6,10 @@
 //! the imagery epochs with their tile addresses, so MapLibre fetches no TileJSON), vector tiles
 //! (`/tiles/{id}`), imagery tiles, the OGC API items (search, feature information) and the plan
 //! documents. The scripts of the Mängelmelder's and the petitions' pages (`/map/melden.js`,
-//! `/map/petitionen.js`, each with its stylesheet) are built and served the same way; those
-//! pages name them with `*_script_url()`.
+//! `/map/petitionen.js`, each with its stylesheet) and the small map of a plan's page
+//! (`/map/plan.js`) are built and served the same way; those pages name them with
+//! `*_script_url()`. The plan layers of the map and of that page share one table of the
+//! Planzeichenverordnung's colours and lines (`web/src/planzv.js`).
 
 use std::io::Write as _;
 use std::sync::OnceLock;
@@ -27,6 +29,9 @@ static MELDEN_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/melden.js"))
 static MELDEN_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/melden.css"));
 static PETITIONEN_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/petitionen.js"));
 static PETITIONEN_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/petitionen.css"));
+static PLAN_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/plan.js"));
+static PLAN_CSS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/plan.css"));
+static DRUCK_JS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/druck.js"));
 static LICENCES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/lizenzen.txt"));
 const INDEX: &str = include_str!("../web/src/index.html");
 
@@ -67,6 +72,23 @@ static PETITIONEN_STYLE: Asset = Asset {
     media: "text/css; charset=utf-8",
     gzip: OnceLock::new(),
 };
+static PLAN_SCRIPT: Asset = Asset {
+    bytes: PLAN_JS,
+    media: "text/javascript; charset=utf-8",
+    gzip: OnceLock::new(),
+};
+static PLAN_STYLE: Asset = Asset {
+    bytes: PLAN_CSS,
+    media: "text/css; charset=utf-8",
+    gzip: OnceLock::new(),
+};
+/// The print dialog with jsPDF: the map app imports it at the first click on "Drucken", at the
+/// address of its own script with `druck.js` for `app.js` (same version).
+static DRUCK_SCRIPT: Asset = Asset {
+    bytes: DRUCK_JS,
+    media: "text/javascript; charset=utf-8",
+    gzip: OnceLock::new(),
+};
 static TXT: Asset = Asset {
     bytes: LICENCES,
     media: "text/plain; charset=utf-8",
@@ -87,6 +109,9 @@ pub fn version() -> &'static str {
             .chain(MELDEN_CSS)
             .chain(PETITIONEN_JS)
             .chain(PETITIONEN_CSS)
+            .chain(PLAN_JS)
+            .chain(PLAN_CSS)
+            .chain(DRUCK_JS)
             .chain(INDEX.as_bytes())
         {
             hash ^= u64::from(*byte);
@@ -118,6 +143,18 @@ pub fn petitionen_script_url() -> String {
 #[must_use]
 pub fn petitionen_stylesheet_url() -> String {
     format!("/map/petitionen.css?v={}", version())
+}
+
+/// The versioned address of the script of a plan's page (`/plans/{id}`: its small map).
+#[must_use]
+pub fn plan_script_url() -> String {
+    format!("/map/plan.js?v={}", version())
+}
+
+/// The versioned address of its stylesheet.
+#[must_use]
+pub fn plan_stylesheet_url() -> String {
+    format!("/map/plan.css?v={}", version())
 }
 
 fn html() -> &'static Asset {
@@ -203,6 +240,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/map/petitionen.css",
             get(|h: HeaderMap| async move { serve(&PETITIONEN_STYLE, &h, true) }),
+        )
+        .route(
+            "/map/plan.js",
+            get(|h: HeaderMap| async move { serve(&PLAN_SCRIPT, &h, true) }),
+        )
+        .route(
+            "/map/plan.css",
+            get(|h: HeaderMap| async move { serve(&PLAN_STYLE, &h, true) }),
+        )
+        .route(
+            "/map/druck.js",
+            get(|h: HeaderMap| async move { serve(&DRUCK_SCRIPT, &h, true) }),
         )
         .route(
             "/map/lizenzen.txt",

@@ -1,5 +1,6 @@
 // Bundles the map app (src/app.js with its CSS and MapLibre GL JS) and the scripts of the
-// Mängelmelder's and the petitions' pages (src/melden.js, src/petitionen.js) into one JavaScript
+// Mängelmelder's and the petitions' pages (src/melden.js, src/petitionen.js) and of a plan's page
+// (src/plan.js) into one JavaScript
 // and one CSS file each, in the folder given as the first argument (default: dist/). Called by
 // mapviewer's build.rs, so `cargo build` embeds the result into the stadtkarte binary.
 import * as esbuild from "esbuild";
@@ -15,6 +16,9 @@ await esbuild.build({
     app: path.join(here, "src", "app.js"),
     melden: path.join(here, "src", "melden.js"),
     petitionen: path.join(here, "src", "petitionen.js"),
+    // The print dialog with jsPDF, loaded by the map app only when someone prints.
+    druck: path.join(here, "src", "print.js"),
+    plan: path.join(here, "src", "plan.js"),
   },
   bundle: true,
   minify: true,
@@ -22,11 +26,13 @@ await esbuild.build({
   target: ["es2022"],
   outdir: out,
   legalComments: "eof",
+  // jsPDF loads these only for HTML and SVG input, which the print does not use: left out.
+  external: ["canvg", "dompurify", "html2canvas"],
   logLevel: "warning",
 });
 
 // The licences of the bundled libraries, served at /map/lizenzen.txt.
-const licences = ["maplibre-gl"].map((name) => {
+const licences = ["maplibre-gl", "jspdf"].map((name) => {
   const dir = path.join(here, "node_modules", name);
   const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
   const file = fs.readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));

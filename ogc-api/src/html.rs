@@ -268,6 +268,35 @@ pub struct PlanDocuments {
     pub json_href: String,
 }
 
+/// A zoning area in the table of a plan's page.
+#[derive(Debug)]
+pub struct PlanZone {
+    /// "Allgemeines Wohngebiet (WA)".
+    pub kind: String,
+    pub grz: String,
+    pub gfz: String,
+    pub storeys: String,
+    pub bauweise: String,
+    pub area: String,
+}
+
+/// `GET /plans/{plan}?f=html`: a plan's facts, zoning, documents and a small map (drawn by the
+/// map bundle's `plan.js` from the plan's JSON; without scripts the page is complete but for
+/// the map).
+#[derive(Debug, Template)]
+#[template(path = "plan.html")]
+pub struct PlanPage {
+    pub page: Page,
+    pub rows: Vec<Property>,
+    pub zones: Vec<PlanZone>,
+    pub documents: Vec<PlanDocument>,
+    /// The plan's objects in the OGC API, by collection.
+    pub objects: Vec<Link>,
+    pub has_scan: bool,
+    pub json_href: String,
+    pub map_href: String,
+}
+
 /// Shapes from the `ST_AsSVG` output of one feature: circles for points (`cx="…" cy="…"`, a
 /// multipoint gives several), a path for anything else.
 #[must_use]

@@ -14,6 +14,7 @@ mod html;
 mod openapi;
 mod paging;
 mod params;
+mod plan;
 pub mod plans;
 mod start;
 

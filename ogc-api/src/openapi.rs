@@ -121,6 +121,10 @@ pub fn document(
         "operationId": "getMetrics", "summary": "Prometheus-Metriken", "tags": ["Betrieb"],
         "responses": {"200": {"description": "Metriken", "content": {"text/plain": {"schema": {"type": "string"}}}}}}}));
     let plan = json!({"name": "plan", "in": "path", "required": true, "description": "Id (gml:id) oder Nummer des Bebauungsplans", "schema": {"type": "string"}});
+    paths.insert("/plans/{plan}".into(), json!({"get": {
+        "operationId": "getPlan", "summary": "Ein Bebauungsplan: Angaben, Baugebiete, Unterlagen, Lage des Planscans (WGS 84), Planinhalte in der OGC API", "tags": ["Bebauungspläne"],
+        "parameters": [plan, f_param(&["json", "html"]), lang_param()],
+        "responses": with_errors(ok("Der Plan", &json_or_html))}}));
     paths.insert("/plans/{plan}/dokumente".into(), json!({"get": {
         "operationId": "getPlanDocuments", "summary": "Unterlagen eines Bebauungsplans", "tags": ["Bebauungspläne"],
         "parameters": [plan, f_param(&["json", "html"]), lang_param()],

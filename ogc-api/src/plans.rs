@@ -20,6 +20,7 @@ use crate::html;
 /// The routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/plans/{plan}", get(crate::plan::plan))
         .route("/plans/{plan}/dokumente", get(list))
         .route("/plans/{plan}/dokumente/{file}", get(document))
         .with_state(state)
@@ -33,7 +34,7 @@ async fn list(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let format = negotiate(q.f.as_deref(), &headers, &[Offer::JSON, Offer::HTML])?;
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     let exists = client
         .query_opt(
             "SELECT name FROM plans.bebauungsplaene WHERE id = $1",
@@ -105,7 +106,7 @@ async fn list(
 }
 
 /// A size for people: "1,2 MB" in German, "1.2 MB" in English (decimal units).
-fn human_size(bytes: i64, cx: &PageContext) -> String {
+pub(crate) fn human_size(bytes: i64, cx: &PageContext) -> String {
     // Documents are far below 2^53 bytes.
     #[allow(clippy::cast_precision_loss)]
     let value = bytes as f64;
@@ -127,7 +128,7 @@ async fn document(
     Path((plan, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     // The world file of a scan is served under its own name, as GIS programs expect it
     // next to the image.
     let row = client

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::Response;
-use stadtkarte_core::db::DbError;
 use stadtkarte_core::districts::{self, Districts};
 use stadtkarte_core::page::{self, PageContext};
 use stadtkarte_core::stale::StaleCache;
@@ -36,7 +35,7 @@ impl Preview {
     /// The districts to draw; none when there are none or they cannot be read.
     async fn districts(&self, state: &AppState) -> Option<Arc<Districts>> {
         let load = async {
-            let client = state.pool.get().await.map_err(DbError::from)?;
+            let client = state.read_db().await?;
             let drawn = districts::draw(&**client, &state.config.maengel, TOLERANCE_METRES).await?;
             Ok::<_, Problem>(Arc::new(drawn))
         };

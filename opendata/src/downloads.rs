@@ -18,7 +18,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use stadtkarte_core::db::DbError;
 use stadtkarte_core::load::Work;
 use stadtkarte_core::schema::{self, CollectionSchema};
 use stadtkarte_core::{AppState, Problem};
@@ -47,7 +46,7 @@ async fn download(
     Path((dataset_id, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     let dataset = registry::get(&**client, &dataset_id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("There is no dataset {dataset_id:?}.")))?;
@@ -104,15 +103,9 @@ async fn download(
             return send_file(&file, &headers).await;
         }
         let _slot = state.load.admit(Work::Download).await?;
-        export::file(
-            &state.config.database.url,
-            &path,
-            &schema,
-            gdal,
-            Priority::Request,
-        )
-        .await
-        .map_err(Problem::internal)?;
+        export::file(&state, &path, &schema, gdal, Priority::Request)
+            .await
+            .map_err(Problem::internal)?;
         return send_file(&file, &headers).await;
     }
     if let Some(response) = cached(&file, &headers).await? {
@@ -330,7 +323,7 @@ pub async fn bulk(state: &AppState, name: &str, headers: &HeaderMap) -> Result<R
             "{name:?} is not a bulk download; available: alle.gpkg.zip, alle.shp.zip, alle.fgb.zip, alle.kml.zip"
         )));
     };
-    let client = state.pool.get().await.map_err(DbError::from)?;
+    let client = state.read_db().await?;
     let schemas = bulk_parts(&**client).await?;
     drop(client);
     let version = bulk_version(&schemas);
@@ -374,7 +367,7 @@ pub(crate) async fn make_bulk(
     );
     for (d, s) in schemas {
         let path = cache.file(&s.collection, format.ext);
-        export::file(&state.config.database.url, &path, s, format, priority)
+        export::file(state, &path, s, format, priority)
             .await
             .map_err(|e| e.to_string())?;
         parts.push((format!("{}/{}.{}", d.id, s.collection.id, format.ext), path));
@@ -418,6 +411,5 @@ fn write_zip(
         std::io::copy(&mut std::fs::File::open(path)?, &mut zip)?;
     }
     zip.finish().map_err(std::io::Error::other)?;
-    tmp.persist(target).map_err(|e| e.error)?;
-    Ok(())
+    stadtkarte_core::files::persist(tmp, target)
 }

@@ -1,22 +1,24 @@
-//! Files made by GDAL (`ogr2ogr` from Debian's gdal-bin) for the formats that are files rather
-//! than streams: GeoPackage and zipped Shapefile in EPSG:25832, FlatGeobuf and KML in WGS 84.
-//! Each file is made once per collection and data version (written under a temporary name and
-//! renamed, so a reader never sees half a file) into the cache folder ([`crate::cache`]), one
-//! `ogr2ogr` at a time per process.
+//! The formats that are files rather than streams: GeoPackage and zipped Shapefile in
+//! EPSG:25832 and KML in WGS 84 made by GDAL (`ogr2ogr` from Debian's gdal-bin), FlatGeobuf in
+//! WGS 84 written in-process with its spatial index ([`crate::fgb`]). Each file is made once per
+//! collection and data version (written under a temporary name and renamed, so a reader never
+//! sees half a file) into the cache folder ([`crate::cache`]), one at a time per process.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use stadtkarte_core::AppState;
 use stadtkarte_core::catalog::quote_ident;
+use stadtkarte_core::db::DbError;
 use stadtkarte_core::schema::{CollectionSchema, PropType};
 
-/// A file format made by GDAL (its names and media type: [`crate::formats`]).
+/// A file format (its names and media type: [`crate::formats`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileFormat {
     /// File name ending.
     pub ext: &'static str,
-    /// GDAL driver.
-    driver: &'static str,
+    /// GDAL driver; `None`: written in-process ([`crate::fgb`]).
+    driver: Option<&'static str>,
     /// EPSG code of the file.
     srid: u32,
 }
@@ -25,28 +27,25 @@ pub struct FileFormat {
 pub const FILE_FORMATS: &[FileFormat] = &[
     FileFormat {
         ext: "gpkg",
-        driver: "GPKG",
+        driver: Some("GPKG"),
         srid: 25832,
     },
     FileFormat {
         ext: "shp.zip",
-        driver: "ESRI Shapefile",
+        driver: Some("ESRI Shapefile"),
         srid: 25832,
     },
     FileFormat {
         ext: "fgb",
-        driver: "FlatGeobuf",
+        driver: None,
         srid: 4326,
     },
     FileFormat {
         ext: "kml",
-        driver: "KML",
+        driver: Some("KML"),
         srid: 4326,
     },
 ];
-
-/// Above this many features a FlatGeobuf download has no spatial index (memory).
-pub const FGB_INDEX_LIMIT: i64 = 250_000;
 
 /// Why a file could not be made (a fault of the server, logged).
 #[derive(Debug, thiserror::Error)]
@@ -55,12 +54,18 @@ pub enum ExportError {
     /// ogr2ogr failed or is missing.
     #[error("ogr2ogr failed: {0}")]
     Gdal(String),
+    /// The FlatGeobuf writer failed.
+    #[error(transparent)]
+    FlatGeobuf(#[from] crate::fgb::FgbError),
+    /// No database connection for the FlatGeobuf writer.
+    #[error(transparent)]
+    Db(#[from] DbError),
     /// The cache folder is not writable.
     #[error("cannot write the download cache: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// The GDAL format with this file name ending.
+/// The file format with this file name ending.
 #[must_use]
 pub fn file_format(ext: &str) -> Option<FileFormat> {
     FILE_FORMATS.iter().find(|f| f.ext == ext).copied()
@@ -71,7 +76,8 @@ pub fn file_format(ext: &str) -> Option<FileFormat> {
 pub enum Priority {
     /// A download request: ogr2ogr at normal priority.
     Request,
-    /// The preparer: ogr2ogr under `nice`, so requests keep the processor.
+    /// The preparer: ogr2ogr under `nice`, so requests keep the processor (the in-process
+    /// FlatGeobuf writer runs as it is: most of its work is PostGIS's).
     Background,
 }
 
@@ -79,7 +85,7 @@ static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Makes `target` (a file of the download cache) from `schema` in `format` unless it exists.
 pub async fn file(
-    database_url: &str,
+    state: &AppState,
     target: &Path,
     schema: &CollectionSchema,
     format: FileFormat,
@@ -91,6 +97,12 @@ pub async fn file(
     if target.is_file() {
         return Ok(());
     }
+    let Some(driver) = format.driver else {
+        let client = state.read_db().await?;
+        crate::fgb::write_file(&**client, schema, target).await?;
+        return Ok(());
+    };
+    let database_url = &state.config.database.url;
     let cache = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(cache)?;
     let work = tempfile::tempdir_in(cache)?;
@@ -138,7 +150,7 @@ pub async fn file(
     for (i, (layer, sql, kind)) in parts.iter().enumerate() {
         let mut args: Vec<String> = vec![
             "-f".into(),
-            format.driver.into(),
+            driver.into(),
             out.display().to_string(),
             format!("PG:{database_url}"),
             "-sql".into(),
@@ -153,14 +165,6 @@ pub async fn file(
         }
         if i > 0 {
             args.push("-update".into());
-        }
-        // GDAL's FlatGeobuf writer keeps the packed R-tree of every feature in memory
-        // (measured: 261 MB peak for 1,000,000 buildings, 54 MB without the index). Large
-        // collections are written without the index, so an export stays far below 150 MB
-        // whatever the size; the file is complete and readable, only a spatial filter on it
-        // reads the whole file.
-        if format.ext == "fgb" && c.feature_count.unwrap_or(0) > FGB_INDEX_LIMIT {
-            args.extend(["-lco".into(), "SPATIAL_INDEX=NO".into()]);
         }
         if shapefile {
             args.extend(["-lco".into(), "ENCODING=UTF-8".into()]);
@@ -204,7 +208,8 @@ pub async fn file(
     } else {
         out
     };
-    std::fs::rename(made, target)?;
+    // Flushed and renamed: a reader on any node sees the whole file or none.
+    stadtkarte_core::files::publish(&made, target)?;
     Ok(())
 }
 

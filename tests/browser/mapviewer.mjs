@@ -94,7 +94,9 @@ try {
   out.steps.load = { ms: Date.now() - t0, errors: page.errors.slice(),
     katalog: paths.filter((p) => p === "/map/katalog.json").length,
     metadata: paths.filter((p) => /^\/(tiles|imagery)\/[^/]+\/?$/.test(p) || /^\/(collections|imagery|tiles)\/?$/.test(p)),
-    tiles: paths.filter((p) => /^\/(tiles|imagery)\/[^/]+\/\d+\/\d+\/\d+/.test(p)).length };
+    tiles: paths.filter((p) => /^\/(tiles|imagery)\/[^/]+\/\d+\/\d+\/\d+/.test(p)).length,
+    // The vector collections each tile was asked for with (one request may carry several).
+    vectorTiles: [...new Set(paths.filter((p) => /^\/tiles\/[^/]+\/\d+\/\d+\/\d+/.test(p)).map((p) => decodeURIComponent(p.split("/")[2])))] };
   const box = await page.locator("#map").boundingBox();
   out.steps.canvas = await pixels(page, box);
 

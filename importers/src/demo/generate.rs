@@ -129,6 +129,15 @@ impl StreetClass {
     }
 }
 
+/// The street grid of district `index` at scale 1: its orientation (radians) and spacing
+/// (metres), as [`district`] draws it. The demo's development plans lay their streets on it.
+#[must_use]
+pub fn street_grid(index: usize, seed: u64) -> (f64, f64) {
+    let mut rng = Rng::new(seed, index as u64 + 1);
+    let angle = rng.range(0.0, FRAC_PI_2);
+    (angle, 125.0 - 50.0 * DISTRICTS[index].urbanity)
+}
+
 /// Generates district `index` into `rows`.
 #[allow(
     clippy::too_many_lines,

@@ -3,7 +3,8 @@
 //! At scale 1 it has the 30 real districts (as polygons inside the city boundary), a street
 //! network with names and classes, more than 50,000 buildings with use, storeys, height, address
 //! and completion date, points of interest (schools, playgrounds, bus stops, public toilets) and
-//! the Rhine and the Moselle. `--scale N` multiplies the buildings by N for benchmarks. The same
+//! the Rhine and the Moselle, and five development plans (`plans`: XPlanGML with Planurkunde
+//! and plan scan, loaded by the XPlanGML importer). `--scale N` multiplies the buildings by N for benchmarks. The same
 //! seed always gives the same city.
 //!
 //! Everything is loaded with COPY in one transaction and registered in the catalog, so a
@@ -13,6 +14,7 @@ mod generate;
 mod geometry;
 pub mod imagery;
 mod places;
+pub mod plans;
 
 use std::fmt::Write as _;
 use std::pin::pin;
@@ -68,6 +70,8 @@ pub struct DemoSummary {
     pub buildings: u64,
     /// Points of interest.
     pub pois: u64,
+    /// Development plans.
+    pub plans: u64,
     /// Time taken.
     pub elapsed: Duration,
 }
@@ -94,6 +98,12 @@ pub enum DemoError {
     /// The catalog refused an entry.
     #[error(transparent)]
     Catalog(#[from] stadtkarte_core::db::DbError),
+    /// A development plan's files could not be written.
+    #[error("writing the demo's development plans failed: {0}")]
+    Plans(String),
+    /// The importer refused a development plan (a defect of the generator).
+    #[error("importing the demo's development plans failed: {0}")]
+    Xplan(#[from] crate::xplan::XplanError),
 }
 
 fn step(what: &'static str) -> impl FnOnce(stadtkarte_core::tokio_postgres::Error) -> DemoError {
@@ -189,11 +199,16 @@ pub async fn load(
         .await
         .map_err(step("building indexes"))?;
     register(&tx).await?;
+    progress(
+        "Bebauungspläne werden erzeugt und importiert / generating and importing development plans",
+    );
+    let plans = plans::load(&tx, &frame, options.seed).await?;
     let summary = DemoSummary {
         districts: count(&tx, "data.stadtteile").await?,
         streets: rows.street_count,
         buildings,
         pois: rows.poi_count,
+        plans,
         elapsed: Duration::ZERO,
     };
     catalog::audit(
@@ -204,6 +219,7 @@ pub async fn load(
         &serde_json::json!({
             "scale": options.scale, "seed": options.seed, "buildings": summary.buildings,
             "streets": summary.streets, "pois": summary.pois, "districts": summary.districts,
+            "plans": summary.plans,
         }),
     )
     .await?;

@@ -4,14 +4,17 @@
 //! Each `BP_Plan` becomes a row of `plans.bebauungsplaene` (name, number, legal status, dates,
 //! municipality, Geltungsbereich), its `BP_Bereich` parts rows of `plans.bereiche`, its zoning
 //! areas (`BP_BaugebietsTeilFlaeche`) rows of `plans.baugebiete` with type of use, GRZ, GFZ,
-//! storeys and building style as columns, and every other object a row of `plans.planobjekte`
+//! storeys and building style as columns, the objects a map styles by their purpose
+//! (overbuildable areas, building limits and lines, traffic, green and community areas) rows of
+//! their own tables (`typed`), and every other object a row of `plans.planobjekte`
 //! (feature type, attributes as JSON, geometry). Arcs are linearised by PostGIS. Files that an
 //! XPlanArchiv (zip) carries and the plan references — the plan PDF, the georeferenced scan with
 //! its world file — are stored in `plans.dokumente`. A plan imported again (same `gml:id`)
 //! replaces the old one in the same transaction.
 
-mod codes;
+pub(crate) mod codes;
 mod parse;
+mod typed;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +34,8 @@ pub struct XplanImport {
     pub file: PathBuf,
     /// Licence of the plans' data.
     pub license: String,
+    /// Where the licence text is (the collections' `license` link), when known.
+    pub license_url: Option<String>,
     /// Attribution text.
     pub attribution: String,
     /// Who imports, for the audit log.
@@ -52,6 +57,8 @@ pub struct XplanSummary {
     pub bereiche: usize,
     /// Zoning areas.
     pub baugebiete: usize,
+    /// Objects stored in their own tables, by table (e.g. `baugrenzen`).
+    pub typed: Vec<(String, usize)>,
     /// Other objects, by feature type (stored generically).
     pub generic: Vec<(String, usize)>,
     /// Documents stored.
@@ -213,11 +220,37 @@ fn media_type(file: &str) -> &'static str {
     }
 }
 
-/// Imports every Bebauungsplan of the file.
+/// Imports every Bebauungsplan of the file, in a transaction of its own.
 pub async fn import(client: &mut Client, job: &XplanImport) -> Result<XplanSummary, XplanError> {
     let started = Instant::now();
+    let (source, parsed) = read(job).await?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(db("starting the transaction"))?;
+    let mut summary = store(&tx, job, &source, &parsed).await?;
+    tx.commit().await.map_err(db("committing"))?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Imports every Bebauungsplan of the file inside the caller's transaction (the demo loads its
+/// plans together with its city, so that both appear at once).
+pub async fn import_in(
+    tx: &Transaction<'_>,
+    job: &XplanImport,
+) -> Result<XplanSummary, XplanError> {
+    let started = Instant::now();
+    let (source, parsed) = read(job).await?;
+    let mut summary = store(tx, job, &source, &parsed).await?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Reads and parses the file (or archive) on a blocking thread: GDAL parses the geometries.
+async fn read(job: &XplanImport) -> Result<(Source, PlanFile), XplanError> {
     let file = job.file.clone();
-    let (source, parsed) = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let source = read_source(&file)?;
         let parsed = parse::parse(&source.gml)?;
         Ok::<_, XplanError>((source, parsed))
@@ -226,7 +259,16 @@ pub async fn import(client: &mut Client, job: &XplanImport) -> Result<XplanSumma
     .map_err(|e| XplanError::Unreadable {
         file: job.file.clone(),
         reason: e.to_string(),
-    })??;
+    })?
+}
+
+/// Stores the parsed plans, replacing earlier imports of the same plans.
+async fn store(
+    tx: &Transaction<'_>,
+    job: &XplanImport,
+    source: &Source,
+    parsed: &PlanFile,
+) -> Result<XplanSummary, XplanError> {
     let plans: Vec<&PlanObject> = parsed
         .objects
         .iter()
@@ -235,12 +277,7 @@ pub async fn import(client: &mut Client, job: &XplanImport) -> Result<XplanSumma
     if plans.is_empty() {
         return Err(XplanError::NoBebauungsplan);
     }
-    let plan_of = assign_plans(&parsed, &plans);
-
-    let tx = client
-        .transaction()
-        .await
-        .map_err(db("starting the transaction"))?;
+    let plan_of = assign_plans(parsed, &plans);
     let ids: Vec<&str> = plans.iter().map(|p| p.gml_id.as_str()).collect();
     let replaced = tx
         .execute(
@@ -259,12 +296,13 @@ pub async fn import(client: &mut Client, job: &XplanImport) -> Result<XplanSumma
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     for plan in &plans {
-        insert_plan(&tx, plan, &parsed.version, &quelle, job.storage_srid).await?;
+        insert_plan(tx, plan, &parsed.version, &quelle, job.storage_srid).await?;
         summary
             .plans
             .push(plan.text("name").unwrap_or(&plan.gml_id).to_owned());
     }
     let mut generic: HashMap<String, usize> = HashMap::new();
+    let mut typed_counts: HashMap<&str, usize> = HashMap::new();
     for object in &parsed.objects {
         let Some(plan_id) = plan_of.get(object.gml_id.as_str()) else {
             continue;
@@ -272,37 +310,46 @@ pub async fn import(client: &mut Client, job: &XplanImport) -> Result<XplanSumma
         match object.kind.as_str() {
             "BP_Plan" => {}
             "BP_Bereich" => {
-                insert_bereich(&tx, object, plan_id, job.storage_srid).await?;
+                insert_bereich(tx, object, plan_id, job.storage_srid).await?;
                 summary.bereiche += 1;
             }
             "BP_BaugebietsTeilFlaeche" => {
-                insert_baugebiet(&tx, object, plan_id, job.storage_srid).await?;
+                insert_baugebiet(tx, object, plan_id, job.storage_srid).await?;
                 summary.baugebiete += 1;
             }
             other => {
-                insert_generic(&tx, object, plan_id, job.storage_srid).await?;
+                if let Some(table) = typed::of(other) {
+                    typed::insert(tx, table, object, plan_id, job.storage_srid).await?;
+                    *typed_counts.entry(table.table).or_default() += 1;
+                    continue;
+                }
+                insert_generic(tx, object, plan_id, job.storage_srid).await?;
                 *generic.entry(other.to_owned()).or_default() += 1;
             }
         }
     }
     summary.generic = generic.into_iter().collect();
     summary.generic.sort();
-    store_documents(&tx, &parsed, &plan_of, &source, &mut summary).await?;
-    register_collections(&tx, job).await?;
+    summary.typed = typed_counts
+        .into_iter()
+        .map(|(table, n)| (table.to_owned(), n))
+        .collect();
+    summary.typed.sort();
+    store_documents(tx, parsed, &plan_of, source, &mut summary).await?;
+    register_collections(tx, job).await?;
+    typed::register(tx, job).await?;
     catalog::audit(
-        &tx,
+        tx,
         &job.actor,
         "import.xplan",
         &ids.join(","),
         &serde_json::json!({
             "file": job.file.display().to_string(), "version": parsed.version,
             "plans": summary.plans, "baugebiete": summary.baugebiete,
-            "documents": summary.documents, "replaced": summary.replaced,
+            "typed": summary.typed, "documents": summary.documents, "replaced": summary.replaced,
         }),
     )
     .await?;
-    tx.commit().await.map_err(db("committing"))?;
-    summary.elapsed = started.elapsed();
     Ok(summary)
 }
 
@@ -601,7 +648,7 @@ async fn register_collections(tx: &Transaction<'_>, job: &XplanImport) -> Result
                 storage_srid: job.storage_srid,
                 temporal_column: None,
                 license: &job.license,
-                license_url: None,
+                license_url: job.license_url.as_deref(),
                 attribution: &job.attribution,
                 min_zoom: 10,
                 max_zoom: 22,

@@ -4,6 +4,8 @@
 import maplibregl from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
 import "./app.css";
+import { PLANZV_TEXT, PLAN_ORDER, planStyles } from "./planzv.js";
+import "./print.css";
 
 // ------------------------------------------------------------------------------------------
 // Texts
@@ -14,7 +16,7 @@ const TEXT = {
     "search.label": "Suche nach Straße, Stadtteil, Ort oder Bebauungsplan", "search.placeholder": "Straße, Stadtteil, Ort, Plan …",
     "search.results": "Suchergebnisse", "search.none": "Nichts gefunden", base: "Hintergrund", "base.map": "Stadtplan (ohne Luftbild)",
     time: "Zeitreise", "time.slider": "Jahrgang des Luftbilds", compare: "Zwei Jahrgänge vergleichen (Schieberegler)",
-    "compare.with": "Vergleichen mit", layers: "Themen", tools: "Werkzeuge", export: "Kartenbild speichern (PNG)",
+    "compare.with": "Vergleichen mit", layers: "Themen", tools: "Werkzeuge", export: "Kartenbild speichern (PNG)", print: "Drucken (PDF) …",
     permalink: "Link zu dieser Ansicht kopieren", "permalink.done": "Link kopiert:", "export.done": "Kartenbild gespeichert.",
     licences: "Lizenzen der Kartensoftware", text: "Karte als Text: Objekte im Ausschnitt", "text.none": "Keine benannten Objekte im Ausschnitt.",
     "map.label": "Karte", swipe: "Trennlinie zwischen den Jahrgängen (Pfeiltasten verschieben)", "info.label": "Objektinformation", close: "Schließen",
@@ -31,13 +33,17 @@ const TEXT = {
     "zone.art": "Art der baulichen Nutzung", "zone.grz": "Grundflächenzahl (GRZ)", "zone.gfz": "Geschossflächenzahl (GFZ)",
     "zone.geschosse": "Vollgeschosse", "zone.bauweise": "Bauweise",
     fill: "Flächen füllen", "fill.hint": "Über einem Luftbild zeigt die Karte Flächen sonst nur als Umriss.",
+    "plan.page": "Alles zum Plan (Planseite)", "plan.urkunde": "Planurkunde (PDF)", scan: "Planscan", "scan.show": "Planscan einblenden",
+    "scan.opacity": "Deckkraft des Planscans", "scan.hint": "Der eingescannte Originalplan, lagerichtig über der Karte.",
+    "plan.all": "Alle Planinhalte auf der Karte zeigen",
+    ...PLANZV_TEXT.de,
   },
   en: {
     skip: "Skip to the layer list", home: "Home", panel: "Layers", "panel.label": "Layers and tools",
     "search.label": "Search for a street, district, place or development plan", "search.placeholder": "Street, district, place, plan …",
     "search.results": "Search results", "search.none": "Nothing found", base: "Background", "base.map": "City map (no aerial image)",
     time: "Time travel", "time.slider": "Year of the aerial image", compare: "Compare two years (swipe)",
-    "compare.with": "Compare with", layers: "Themes", tools: "Tools", export: "Save map image (PNG)",
+    "compare.with": "Compare with", layers: "Themes", tools: "Tools", export: "Save map image (PNG)", print: "Print (PDF) …",
     permalink: "Copy link to this view", "permalink.done": "Link copied:", "export.done": "Map image saved.",
     licences: "Licences of the map software", text: "Map as text: features in view", "text.none": "No named features in view.",
     "map.label": "Map", swipe: "Divider between the years (arrow keys move it)", "info.label": "Feature information", close: "Close",
@@ -54,6 +60,10 @@ const TEXT = {
     "zone.art": "Type of use", "zone.grz": "Site occupancy index (GRZ)", "zone.gfz": "Floor area ratio (GFZ)",
     "zone.geschosse": "Full storeys", "zone.bauweise": "Building style",
     fill: "Fill areas", "fill.hint": "Otherwise, over an aerial image, the map shows areas as outlines only.",
+    "plan.page": "Everything about the plan (plan page)", "plan.urkunde": "Plan document (PDF)", scan: "Plan scan", "scan.show": "Show plan scan",
+    "scan.opacity": "Opacity of the plan scan", "scan.hint": "The scanned original plan, in place over the map.",
+    "plan.all": "Show all contents of the plan on the map",
+    ...PLANZV_TEXT.en,
   },
 };
 
@@ -97,10 +107,6 @@ const ROAD = ["match", ["get", "klasse"], "Hauptverkehrsstraße", "#e8a33d", "Sa
 const POI_KINDS = [
   ["Schule", "S", "#1f5fa8"], ["Spielplatz", "Sp", "#2e7d32"], ["Bushaltestelle", "H", "#b8860b"],
   ["Öffentliche Toilette", "WC", "#6a3d9a"],
-];
-const ZONES = [
-  ["WR", "#f7e48b"], ["WA", "#f4c542"], ["WB", "#e8a93c"], ["MI", "#d99a5b"], ["MU", "#c98a4b"], ["MK", "#c4755a"],
-  ["GE", "#b0a2c8"], ["GI", "#8f7fb5"], ["SO", "#f2a7c3"],
 ];
 
 // The Mängelmelder's status colours (as on its own pages).
@@ -158,23 +164,8 @@ const STYLES = {
         "text-offset": [0, 1.4], "text-anchor": "top", "text-optional": true },
       paint: { "text-color": "#1d2733", ...HALO } }],
   },
-  bebauungsplaene: {
-    group: "plans", legend: [["fill", "rgba(192,57,43,0.15)", "#c0392b"]],
-    layers: (src) => [
-      { id: "bebauungsplaene-fill", type: "fill", source: src, "source-layer": "bebauungsplaene", paint: { "fill-color": "#c0392b", "fill-opacity": 0.12 } },
-      { id: "bebauungsplaene-line", type: "line", source: src, "source-layer": "bebauungsplaene", paint: { "line-color": "#c0392b", "line-width": 2.5 } },
-    ],
-    labels: (src) => [{ id: "bebauungsplaene-label", type: "symbol", source: src, "source-layer": "bebauungsplaene",
-      layout: { "text-field": ["coalesce", ["get", "nummer"], ["get", "name"]], "text-font": FONT, "text-size": 12 }, paint: { "text-color": "#8e2a1f", ...HALO } }],
-  },
-  baugebiete: {
-    group: "plans", legend: ZONES.slice(0, 4).map(([, c]) => ["fill", c, "#7a5c00"]), legendText: ZONES.slice(0, 4).map(([z]) => z),
-    layers: (src) => [
-      { id: "baugebiete-fill", type: "fill", source: src, "source-layer": "baugebiete",
-        paint: { "fill-color": ["match", ["get", "allg_art"], ...ZONES.flat(), "#e0d6a8"], "fill-opacity": 0.55, "fill-outline-color": "#7a5c00" } },
-    ],
-    labels: () => [],
-  },
+  // The development plans in the signs of the Planzeichenverordnung (planzv.js).
+  ...planStyles(),
   // The Mängelmelder's released reports: GeoJSON (not tiles) so that they cluster at low zoom;
   // coloured by status; refreshed every half minute.
   maengel: {
@@ -224,7 +215,9 @@ function genericStyle(id, index) {
 }
 
 const DEFAULT_ON = new Set(["stadtteile", "gewaesser", "strassen", "gebaeude", "poi", "bebauungsplaene"]);
-const ORDER = ["stadtteile", "gewaesser", "baugebiete", "gebaeude", "bebauungsplaene", "strassen", "poi"];
+const ORDER = ["stadtteile", "gewaesser", "gebaeude", "strassen", "poi", ...PLAN_ORDER];
+// The plan's contents: a click there opens the plan (with the zoning at that place).
+const PLAN_PARTS = new Set(PLAN_ORDER);
 
 // ------------------------------------------------------------------------------------------
 // State: catalog, what is shown; restored from and written to the URL fragment.
@@ -241,6 +234,7 @@ const state = {
   visible: new Set(DEFAULT_ON),
   opacity: {},
   feature: null, // "collection/id"
+  scan: null, // the plan scan shown: {plan, href, coordinates, opacity}
 };
 
 function readHash() {
@@ -295,6 +289,7 @@ async function loadCatalog() {
         || (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.title.localeCompare(b.title);
     });
   state.epochs = katalog.epochs;
+  state.city = katalog.city || "";
   if (!hash.has("grund") && state.epochs.length) state.base = state.epochs[state.epochs.length - 1].id;
   if (state.base !== "karte" && !state.epochs.some((e) => e.id === state.base)) state.base = "karte";
   if (state.compare && !state.epochs.some((e) => e.id === state.compare)) state.compare = null;
@@ -342,12 +337,36 @@ function opacityOf(layer, base) {
   return own * (state.opacity[m.collection] ?? 1);
 }
 
+// The city's base collections come as one vector source: one tile request per tile with all
+// their layers (the server joins them, /tiles/a,b,c/{z}/{x}/{y}), instead of one per collection —
+// a browser asks a host for six at a time, so the view completes in fewer rounds.
+const COMBINED = "v-stadt";
+
+function combinedSource(members) {
+  const ids = members.map((c) => c.id).join(",");
+  const boxes = members.map((c) => c.bounds).filter(Boolean);
+  return {
+    type: "vector",
+    tiles: members[0].tiles.map((t) => t.replace(`/tiles/${members[0].id}/`, `/tiles/${ids}/`)),
+    minzoom: Math.min(...members.map((c) => c.minzoom)), maxzoom: Math.max(...members.map((c) => c.maxzoom)),
+    ...(boxes.length === members.length ? { bounds: [Math.min(...boxes.map((b) => b[0])), Math.min(...boxes.map((b) => b[1])),
+      Math.max(...boxes.map((b) => b[2])), Math.max(...boxes.map((b) => b[3]))] } : {}),
+    attribution: [...new Set(members.map((c) => c.attribution).filter(Boolean))].join(" · "),
+  };
+}
+
+// Whether a collection's tiles travel in the combined source.
+const combined = (c) => c.style.group === "city" && !c.style.source && STYLES[c.id] && c.tiles?.[0]?.includes(`/tiles/${c.id}/`);
+
 function buildStyle(base) {
   const sources = {}, below = [], labels = [];
+  const members = state.collections.filter(combined);
+  if (members.length) sources[COMBINED] = combinedSource(members);
   for (const c of state.collections) {
-    const src = `v-${c.id}`;
+    const joined = members.includes(c);
+    const src = joined ? COMBINED : `v-${c.id}`;
     // The tile addresses inline: MapLibre fetches no TileJSON first.
-    sources[src] = c.style.source ? c.style.source() : { type: "vector", tiles: c.tiles, minzoom: c.minzoom, maxzoom: c.maxzoom,
+    if (!joined) sources[src] = c.style.source ? c.style.source() : { type: "vector", tiles: c.tiles, minzoom: c.minzoom, maxzoom: c.maxzoom,
       ...(c.bounds ? { bounds: c.bounds } : {}), attribution: c.attribution };
     const vis = state.visible.has(c.id) ? "visible" : "none";
     for (const [list, make] of [[below, (s) => withOutlines(c.style.layers(s))], [labels, c.style.labels]]) {
@@ -441,7 +460,7 @@ map.addControl(new maplibregl.NavigationControl({ visualizePitch: false }), "top
 map.addControl(new maplibregl.GeolocateControl({ positionOptions: { enableHighAccuracy: true }, trackUserLocation: false }), "top-right");
 map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
 map.on("styleimagemissing", () => addIcons(map));
-map.on("style.load", () => { addIcons(map); applyOpacity(map); });
+map.on("style.load", () => { addIcons(map); applyOpacity(map); scanLayer(); });
 map.getCanvas().setAttribute("aria-label", t("map.label"));
 
 function setBase(base) {
@@ -618,6 +637,9 @@ function showInfo(...content) {
 function closeInfo() {
   $("info").hidden = true;
   state.feature = null;
+  // The scan belongs to the plan panel: closed with it.
+  removeScan();
+  state.scan = null;
   writeHash();
 }
 $("info-close").onclick = closeInfo;
@@ -697,16 +719,79 @@ async function planInfo(feature, lngLat) {
       out.push(el("p", { role: "alert" }, e.message));
     }
   }
-  out.push(el("h3", {}, t("documents")));
+  // The plan's documents and its scan, from the plan's own document (`/plans/{id}`).
+  let plan = null;
   try {
-    const docs = await getJson(`/plans/${encodeURIComponent(feature.id)}/dokumente`);
-    out.push(docs.dokumente.length
-      ? el("ul", {}, docs.dokumente.map((d) => el("li", {}, el("a", { href: d.href }, `${d.art}: ${d.name || d.href.split("/").pop()}`))))
-      : el("p", {}, t("documents.none")));
+    plan = await getJson(`/plans/${encodeURIComponent(feature.id)}?f=json`);
   } catch {
-    out.push(el("p", {}, t("documents.none")));
+    plan = null;
   }
+  out.push(el("p", {}, el("a", { href: `/plans/${encodeURIComponent(feature.id)}?lang=${lang}` }, t("plan.page"))));
+  // The plan's contents (zones, building limits, …) are off at first: one button shows them all.
+  const parts = state.collections.filter((c) => c.style.group === "plans").map((c) => c.id);
+  if (parts.some((id) => !state.visible.has(id))) {
+    const button = el("button", { type: "button", id: "plan-all", onclick: () => {
+      for (const id of parts) setVisible(id, true);
+      buildPanel();
+      button.remove();
+    } }, t("plan.all"));
+    out.push(el("p", {}, button));
+  }
+  out.push(el("h3", {}, t("documents")));
+  const docs = plan ? plan.dokumente : [];
+  if (!docs.length) out.push(el("p", {}, t("documents.none")));
+  else {
+    // The plan document (Planurkunde, a PDF) first.
+    const pdf = (d) => d.type === "application/pdf";
+    const sorted = [...docs].sort((a, b) => Number(pdf(b)) - Number(pdf(a)));
+    out.push(el("ul", {}, sorted.map((d) => el("li", {}, el("a", { href: d.href, ...(pdf(d) ? { class: "urkunde" } : {}) },
+      pdf(d) ? `${t("plan.urkunde")}: ${d.name || d.datei}` : `${d.art}: ${d.name || d.datei}`)))));
+  }
+  if (plan?.scan) out.push(scanControls(plan));
   return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// The plan scan over the map: a MapLibre image source placed by the four corners the server
+// computed from the scan's world file, with an opacity the user sets.
+
+function scanLayer() {
+  if (!state.scan || map.getSource("planscan")) return;
+  map.addSource("planscan", { type: "image", url: state.scan.href, coordinates: state.scan.coordinates });
+  // Under the plan's boundary line, so the boundary stays visible over the scan.
+  const before = map.getLayer("bebauungsplaene-casing") ? "bebauungsplaene-casing" : undefined;
+  map.addLayer({ id: "planscan", type: "raster", source: "planscan", paint: { "raster-opacity": state.scan.opacity, "raster-fade-duration": 0 } }, before);
+}
+
+function removeScan() {
+  if (map.getLayer("planscan")) map.removeLayer("planscan");
+  if (map.getSource("planscan")) map.removeSource("planscan");
+}
+
+function setScan(plan, on, opacity) {
+  removeScan();
+  state.scan = on ? { plan: plan.id, href: plan.scan.href, coordinates: plan.scan.coordinates, opacity } : null;
+  if (on) scanLayer();
+}
+
+function scanControls(plan) {
+  const opacity = state.scan?.plan === plan.id ? state.scan.opacity : 0.7;
+  const percent = () => `${Math.round(Number(slider.value))} %`;
+  const slider = el("input", { type: "range", id: "scan-opacity", min: "0", max: "100", step: "5", value: String(Math.round(opacity * 100)),
+    disabled: state.scan?.plan !== plan.id, "aria-valuetext": `${Math.round(opacity * 100)} %`,
+    oninput: () => {
+      slider.setAttribute("aria-valuetext", percent());
+      output.textContent = percent();
+      if (state.scan) { state.scan.opacity = Number(slider.value) / 100; if (map.getLayer("planscan")) map.setPaintProperty("planscan", "raster-opacity", state.scan.opacity); }
+    } });
+  const output = el("output", { for: "scan-opacity", id: "scan-opacity-value" }, `${Math.round(opacity * 100)} %`);
+  const toggle = el("input", { type: "checkbox", id: "scan-toggle", checked: state.scan?.plan === plan.id,
+    onchange: (ev) => { setScan(plan, ev.target.checked, Number(slider.value) / 100); slider.disabled = !ev.target.checked; } });
+  return el("div", { class: "scan", role: "group", "aria-labelledby": "scan-heading" },
+    el("h3", { id: "scan-heading" }, t("scan")),
+    el("p", { class: "hint" }, t("scan.hint")),
+    el("div", { class: "choice" }, toggle, el("label", { for: "scan-toggle" }, t("scan.show"))),
+    el("div", { class: "scan-opacity" }, el("label", { for: "scan-opacity" }, t("scan.opacity")), slider, output));
 }
 
 map.on("click", (ev) => {
@@ -725,10 +810,10 @@ map.on("click", (ev) => {
   // Prefer the most specific: points, then buildings/zones, then plans, districts last.
   // A petition (shown only when chosen) before everything but reports: its point, then its area.
   const kind = (f) => (f.layer.metadata.collection === "petitionen" ? `petitionen-${f.layer.type === "circle" ? "point" : "area"}` : f.layer.metadata.collection);
-  const rank = (f) => ["maengel", "petitionen-point", "petitionen-area", "poi", "gebaeude", "strassen", "baugebiete", "bebauungsplaene", "gewaesser", "stadtteile"].indexOf(kind(f));
+  const rank = (f) => ["maengel", "petitionen-point", "petitionen-area", "poi", "gebaeude", "strassen", ...PLAN_ORDER, "gewaesser", "stadtteile"].indexOf(kind(f));
   const plan = hits.find((f) => f.layer.metadata.collection === "bebauungsplaene");
   const best = hits.filter((f) => f.layer.metadata.collection !== "stadtteile" || hits.length === 1).sort((a, b) => (rank(a) + 100) % 100 - (rank(b) + 100) % 100)[0];
-  const chosen = plan && (!best || ["bebauungsplaene", "baugebiete", "stadtteile", "gewaesser"].includes(best.layer.metadata.collection)) ? plan : best;
+  const chosen = plan && (!best || PLAN_PARTS.has(best.layer.metadata.collection) || ["stadtteile", "gewaesser"].includes(best.layer.metadata.collection)) ? plan : best;
   if (chosen) openFeature(chosen.layer.metadata.collection, chosen.id, ev.lngLat);
 });
 map.on("mousemove", (ev) => {
@@ -886,6 +971,27 @@ map.on("idle", updateTextView);
 window.addEventListener("hashchange", () => { /* our own replaceState does not fire; a pasted link reloads */ });
 
 buildPanel();
+// The print dialog: its own bundle (print.js, with jsPDF), loaded at the first click; it gets
+// what it needs of the map: the style per background, the icons, the shown themes' legend.
+const printApp = {
+  maplibregl, map: () => map, map2: () => map2, state, lang: () => lang, epochLabel, city: () => state.city,
+  // The style as shown, with what was added to it since (a plan scan, opacities, visibility).
+  style: (side) => (side === "right" && map2 ? map2 : map).getStyle(),
+  prepare: (target) => { target.on("styleimagemissing", () => addIcons(target)); target.on("style.load", () => addIcons(target)); },
+  legend: () => state.collections.filter((c) => state.visible.has(c.id)).map((c) => ({ title: c.title,
+    items: (c.style.legendText || [null]).map((text, i) => {
+      const [kind, fill, stroke] = c.style.legend[i];
+      return { kind, fill, stroke, label: text ? t(text) : c.title };
+    }) })),
+};
+$("print").onclick = async () => {
+  try {
+    const { openPrint } = await import(new URL(`druck.js${new URL(import.meta.url).search}`, import.meta.url).href);
+    openPrint(printApp, $("print"));
+  } catch (e) {
+    $("tool-status").textContent = `${t("error")} ${e.message}`;
+  }
+};
 if (state.compare) map.once("load", () => setCompare(state.compare));
 if (state.feature) {
   const [collection, ...rest] = state.feature.split("/");

@@ -237,37 +237,161 @@ async fn files_made_by_gdal_open_with_the_right_crs_and_counts() {
     let mut readme = String::new();
     std::io::Read::read_to_string(&mut zip.by_name("LIESMICH.txt").unwrap(), &mut readme).unwrap();
     assert!(readme.contains("fertigstellung to fertigstel"), "{readme}");
+}
 
-    // Above FGB_INDEX_LIMIT features a FlatGeobuf has no spatial index (GDAL would hold it in
-    // memory): the same features, a smaller file, still readable.
-    let indexed = get(&app, "/opendata/orte/poi.fgb", &[]).await.body;
-    client
-        .execute(
-            "UPDATE catalog.collections SET feature_count = $1, updated_at = now() WHERE id = 'poi'",
-            &[&(stadtkarte_opendata::export::FGB_INDEX_LIMIT + 1)],
-        )
-        .await
+/// The fields of a FlatGeobuf header this test checks, read from the bytes as the format
+/// defines them (a size-prefixed flatbuffer after the eight magic bytes), independently of the
+/// writer: (`features_count`, `index_node_size`, where the index starts).
+fn fgb_header(bytes: &[u8]) -> (u64, u16, usize) {
+    let u16_at = |p: usize| u16::from_le_bytes(bytes[p..p + 2].try_into().unwrap());
+    let u32_at = |p: usize| u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap());
+    assert_eq!(&bytes[..8], b"fgb\x03fgb\x00", "magic bytes");
+    let size = u32_at(8) as usize;
+    let base = 12;
+    let table = base + u32_at(base) as usize;
+    let soffset = i32::from_le_bytes(bytes[table..table + 4].try_into().unwrap());
+    let vtable = table
+        .checked_add_signed(-isize::try_from(soffset).unwrap())
         .unwrap();
-    let plain = get(&app, "/opendata/orte/poi.fgb", &[]).await.body;
+    let vtable_len = usize::from(u16_at(vtable));
+    // Field n's offset in the table is the vtable's (2 + n)-th u16; 0 = absent (the default).
+    let field = |n: usize| -> Option<usize> {
+        let at = vtable + 4 + 2 * n;
+        (at < vtable + vtable_len)
+            .then(|| usize::from(u16_at(at)))
+            .filter(|&o| o != 0)
+            .map(|o| table + o)
+    };
+    // Schema order: name, envelope, geometry_type, has_z, has_m, has_t, has_tm, columns,
+    // features_count (8), index_node_size (9, default 16).
+    let count = field(8).map_or(0, |p| {
+        u64::from_le_bytes(bytes[p..p + 8].try_into().unwrap())
+    });
+    let node_size = field(9).map_or(16, u16_at);
+    (count, node_size, base + size)
+}
+
+/// FlatGeobuf is written in-process with its packed Hilbert R-tree, whatever the size: GDAL
+/// reads every feature with its fields and CRS, the header announces the index, and a box
+/// filter — answered through the index — returns exactly the buildings PostGIS finds in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flatgeobuf_has_a_spatial_index_that_gdal_uses() {
+    let (app, client) = app().await;
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM data.gebaeude", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(count > 1000, "{count} buildings: the tree has three levels");
+    let r = get(&app, "/opendata/gebaeude/gebaeude.fgb", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), "application/flatgeobuf");
+    let (features, node_size, index_start) = fgb_header(&r.body);
+    assert_eq!(features, u64::try_from(count).unwrap());
+    assert_eq!(node_size, 16, "the header announces the packed R-tree");
+    // The tree's size follows from the count (levels of ceil(n / 16) up to one root, 40 bytes a
+    // node); the first feature starts right after it with its own size prefix.
+    let leaves = usize::try_from(count).unwrap();
+    let (mut nodes, mut n) = (leaves, leaves);
+    loop {
+        n = n.div_ceil(16);
+        nodes += n;
+        if n == 1 {
+            break;
+        }
+    }
+    let first = index_start + nodes * 40;
+    let first_size = u32::from_le_bytes(r.body[first..first + 4].try_into().unwrap()) as usize;
     assert!(
-        plain.len() + 1000 < indexed.len(),
-        "without the index {} bytes, with it {}",
-        plain.len(),
-        indexed.len()
+        first_size > 0 && first + 4 + first_size < r.body.len(),
+        "a feature follows the tree"
     );
-    let file = dir.path().join("ohne-index.fgb");
-    std::fs::write(&file, &plain).unwrap();
+    // The root's box is the data's extent in WGS 84.
+    let root: Vec<f64> = (0..4)
+        .map(|i| {
+            f64::from_le_bytes(
+                r.body[index_start + 8 * i..index_start + 8 * i + 8]
+                    .try_into()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        (7.4..7.8).contains(&root[0]) && (50.2..50.5).contains(&root[1]),
+        "{root:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gebaeude.fgb");
+    std::fs::write(&file, &r.body).unwrap();
     let out = tokio::process::Command::new("ogrinfo")
         .args(["-ro", "-al", "-so"])
         .arg(&file)
         .output()
         .await
         .unwrap();
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(info.contains(&format!("Feature Count: {count}")), "{info}");
+    assert!(info.contains("Geometry: Polygon"), "{info}");
+    assert!(info.contains("WGS 84"), "{info}");
+    for field in [
+        "id: Integer64 (0.0) NOT NULL",
+        "funktion: String",
+        "geschosse: Integer(Int16)",
+        "hoehe: Real(Float32)",
+        "fertigstellung: DateTime",
+        "alternative name=\"Geschosse\"",
+    ] {
+        assert!(info.contains(field), "{field}: {info}");
+    }
+
+    // A box around the city centre: PostGIS's answer against GDAL's through the index.
+    let boxed = client
+        .query_one(
+            "WITH e AS (SELECT ST_Extent(ST_Transform(geom, 4326)) AS b FROM data.gebaeude)
+             SELECT ST_XMin(b) + (ST_XMax(b) - ST_XMin(b)) * 0.45, ST_YMin(b) + (ST_YMax(b) - ST_YMin(b)) * 0.45,
+                    ST_XMin(b) + (ST_XMax(b) - ST_XMin(b)) * 0.55, ST_YMin(b) + (ST_YMax(b) - ST_YMin(b)) * 0.55 FROM e",
+            &[],
+        )
+        .await
+        .unwrap();
+    let b: Vec<f64> = (0..4).map(|i| boxed.get(i)).collect();
+    let expected: Vec<i64> = client
+        .query(
+            "SELECT id FROM data.gebaeude
+             WHERE ST_Intersects(ST_Transform(geom, 4326), ST_MakeEnvelope($1, $2, $3, $4, 4326)) ORDER BY id",
+            &[&b[0], &b[1], &b[2], &b[3]],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains(&format!("Feature Count: {count}")),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        !expected.is_empty() && (expected.len() as i64) < count / 4,
+        "{} of {count} in the box",
+        expected.len()
     );
+    let spat: Vec<String> = b.iter().map(f64::to_string).collect();
+    let out = tokio::process::Command::new("ogrinfo")
+        .args(["-ro", "-al", "-geom=NO", "-spat"])
+        .args(&spat)
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut found: Vec<i64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("id (Integer64) = "))
+        .map(|v| v.parse().unwrap())
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, expected, "the features in the box");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

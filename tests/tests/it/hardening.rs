@@ -376,6 +376,7 @@ async fn archives_with_links_devices_or_escaping_names_are_refused() {
             &XplanImport {
                 file: zip.clone(),
                 license: "dl-by-de/2.0".into(),
+                license_url: None,
                 attribution: "Stadt".into(),
                 actor: "test".into(),
                 storage_srid: 25832,

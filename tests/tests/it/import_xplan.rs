@@ -19,6 +19,7 @@ pub(crate) fn job(file: &Path) -> XplanImport {
     XplanImport {
         file: file.to_owned(),
         license: "Datenlizenz Deutschland – Namensnennung – Version 2.0".to_owned(),
+        license_url: None,
         attribution: "Stadt Koblenz".to_owned(),
         actor: "test".to_owned(),
         storage_srid: 25832,
@@ -50,6 +51,63 @@ pub(crate) fn archive(dir: &Path) -> PathBuf {
     path
 }
 
+/// The feature types with a table of their own, and the tables (the contract with the map).
+pub(crate) const TYPED_TABLES: [(&str, &str); 7] = [
+    (
+        "BP_UeberbaubareGrundstuecksFlaeche",
+        "ueberbaubare_flaechen",
+    ),
+    ("BP_BauGrenze", "baugrenzen"),
+    ("BP_BauLinie", "baulinien"),
+    ("BP_StrassenVerkehrsFlaeche", "strassenverkehrsflaechen"),
+    (
+        "BP_VerkehrsflaecheBesondererZweckbestimmung",
+        "verkehrsflaechen_besonderer_zweckbestimmung",
+    ),
+    ("BP_GruenFlaeche", "gruenflaechen"),
+    ("BP_GemeinbedarfsFlaeche", "gemeinbedarfsflaechen"),
+];
+
+/// The XPlanGML text of a `.gml` file or of an archive's `xplan.gml`.
+pub(crate) fn gml_text(file: &Path) -> String {
+    let bytes = if file.extension().is_some_and(|e| e == "zip") {
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(file).unwrap()).unwrap();
+        let mut entry = zip.by_name("xplan.gml").unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        bytes
+    } else {
+        std::fs::read(file).unwrap()
+    };
+    String::from_utf8(bytes)
+        .unwrap()
+        .trim_start_matches('\u{feff}')
+        .to_owned()
+}
+
+/// How many features of each type with a table of its own the document has, read with
+/// roxmltree (not with the importer's parser): table → count.
+pub(crate) fn typed_counts(gml: &str) -> std::collections::BTreeMap<String, usize> {
+    let doc = roxmltree::Document::parse(gml).unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for node in doc.descendants().filter(|n| {
+        n.parent_element().is_some_and(|p| {
+            matches!(
+                p.tag_name().name(),
+                "featureMember" | "member" | "featureMembers"
+            )
+        })
+    }) {
+        if let Some((_, table)) = TYPED_TABLES
+            .iter()
+            .find(|(kind, _)| *kind == node.tag_name().name())
+        {
+            *counts.entry((*table).to_owned()).or_default() += 1;
+        }
+    }
+    counts
+}
+
 async fn count(client: &Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.unwrap().get(0)
 }
@@ -65,7 +123,20 @@ async fn a_5_4_plan_with_its_zoning() {
         ("5.4", &["Am Weinberg".to_owned()][..])
     );
     assert_eq!((s.bereiche, s.baugebiete), (1, 2));
-    assert_eq!(s.generic, [("BP_GruenFlaeche".to_owned(), 1)]);
+    // The green area has a table of its own (until migration 0014 it was a generic object).
+    assert!(s.generic.is_empty(), "{:?}", s.generic);
+    assert_eq!(s.typed, [("gruenflaechen".to_owned(), 1)]);
+    let green = client
+        .query_one(
+            "SELECT zweckbestimmung, zweckbestimmung_text, plan_id FROM plans.gruenflaechen",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (green.get::<_, String>(0), green.get::<_, String>(1)),
+        ("1000".to_owned(), "Parkanlage".to_owned())
+    );
     assert_eq!(s.external_links, ["https://www.koblenz.de/pflanzliste"]);
     let plan = client
         .query_one(
@@ -119,13 +190,33 @@ async fn a_5_4_plan_with_its_zoning() {
     assert_eq!(wa.get::<_, String>(7), "offene Bauweise");
 
     let collections = catalog::list(&client).await.unwrap();
-    let ids: Vec<&str> = collections.iter().map(|c| c.id.as_str()).collect();
+    let mut ids: Vec<&str> = collections.iter().map(|c| c.id.as_str()).collect();
+    ids.sort_unstable();
     assert_eq!(
         ids,
-        ["baugebiete", "bebauungsplaene", "maengel", "petitionen"]
+        [
+            "baugebiete",
+            "baugrenzen",
+            "baulinien",
+            "bebauungsplaene",
+            "gemeinbedarfsflaechen",
+            "gruenflaechen",
+            "maengel",
+            "petitionen",
+            "strassenverkehrsflaechen",
+            "ueberbaubare_flaechen",
+            "verkehrsflaechen_besonderer_zweckbestimmung",
+        ]
     );
-    assert_eq!(collections[0].feature_count, Some(2));
-    assert_eq!(collections[1].feature_count, Some(1));
+    let features = |id: &str| {
+        collections
+            .iter()
+            .find(|c| c.id == id)
+            .and_then(|c| c.feature_count)
+    };
+    assert_eq!(features("baugebiete"), Some(2));
+    assert_eq!(features("bebauungsplaene"), Some(1));
+    assert_eq!(features("gruenflaechen"), Some(1));
 }
 
 #[tokio::test]
@@ -154,7 +245,12 @@ async fn a_6_0_archive_with_arcs_documents_and_a_scan() {
         row.get::<_, f64>(2)
     );
     assert!(row.get::<_, bool>(3));
-    assert_eq!(count(&client, "SELECT count(*) FROM plans.planobjekte WHERE objektart = 'BP_BauGrenze' AND GeometryType(geom) = 'LINESTRING'").await, 1);
+    // The building limit lies in its own table now, as a multi-line.
+    assert_eq!(count(&client, "SELECT count(*) FROM plans.baugrenzen WHERE GeometryType(geom) = 'MULTILINESTRING' AND plan_id = 'PLAN_MOSELBOGEN'").await, 1);
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM plans.planobjekte").await,
+        0
+    );
     assert_eq!(
         count(
             &client,
@@ -221,7 +317,7 @@ async fn importing_a_plan_again_replaces_it() {
         2
     );
     assert_eq!(
-        count(&client, "SELECT count(*) FROM plans.planobjekte").await,
+        count(&client, "SELECT count(*) FROM plans.gruenflaechen").await,
         1
     );
     assert_eq!(
@@ -303,6 +399,7 @@ async fn the_real_sample_plans_import_when_they_are_there() {
         ("BPlan004_6-0.zip", "6.0", 2, 2),
         ("Blankenese29_6-0.gml", "6.0", 42, 0),
     ];
+    let mut all_typed = std::collections::BTreeMap::new();
     for (file, version, baugebiete, documents) in expect {
         let s = xplan::import(&mut client, &job(&shared.join(file)))
             .await
@@ -312,7 +409,49 @@ async fn the_real_sample_plans_import_when_they_are_there() {
             (version, baugebiete, documents),
             "{file}"
         );
+        // Green areas, traffic areas of special purpose, overbuildable areas, building limits
+        // and community areas go to their own tables now (no longer to planobjekte).
+        let expected = typed_counts(&gml_text(&shared.join(file)));
+        let typed: std::collections::BTreeMap<String, usize> = s.typed.iter().cloned().collect();
+        assert_eq!(typed, expected, "{file}");
+        assert!(
+            s.generic
+                .iter()
+                .all(|(kind, _)| TYPED_TABLES.iter().all(|(k, _)| k != kind)),
+            "{file}: {:?}",
+            s.generic
+        );
+        for (table, n) in expected {
+            *all_typed.entry(table).or_insert(0) += n;
+        }
     }
+    assert!(all_typed.len() >= 4, "{all_typed:?}");
+    for (table, n) in &all_typed {
+        assert_eq!(
+            count(&client, &format!("SELECT count(*) FROM plans.{table}")).await,
+            i64::try_from(*n).unwrap(),
+            "{table}"
+        );
+        assert_eq!(
+            count(
+                &client,
+                &format!("SELECT count(*) FROM plans.{table} WHERE ST_HasArc(geom) OR geom IS NULL OR ST_IsEmpty(geom)")
+            )
+            .await,
+            0,
+            "{table}"
+        );
+    }
+    // The 6.0 samples' purposes sit in a complex type (BP_KomplexeZweckbestGruen/allgemein):
+    // the playground of BPlan004 and the school of Blankenese 29 are read from there.
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM plans.gruenflaechen WHERE zweckbestimmung = '1600' AND zweckbestimmung_text = 'Spielplatz'").await,
+        1
+    );
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM plans.gemeinbedarfsflaechen WHERE zweckbestimmung = '12000' AND zweckbestimmung_text = 'Schule'").await,
+        1
+    );
     assert_eq!(
         count(
             &client,
@@ -338,4 +477,135 @@ async fn the_real_sample_plans_import_when_they_are_there() {
         .unwrap()
         .get(0);
     assert!(pdf.starts_with(b"%PDF"));
+}
+
+/// How many features of one type the document has (read with roxmltree).
+fn features_of(gml: &str, kind: &str) -> usize {
+    roxmltree::Document::parse(gml)
+        .unwrap()
+        .descendants()
+        .filter(|n| {
+            n.tag_name().name() == kind
+                && n.attribute(("http://www.opengis.net/gml/3.2", "id"))
+                    .is_some()
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn the_demo_generator_s_archives_fill_every_typed_table() {
+    use stadtkarte_importers::demo;
+    use std::collections::BTreeMap;
+
+    let dir = tempfile::tempdir().unwrap();
+    let frame = demo::CityFrame::new(&demo::boundary_lonlat().unwrap());
+    let archives = demo::plans::write_archives(&frame, 1, dir.path()).unwrap();
+    assert_eq!(
+        archives.len(),
+        demo::plans::PLANS.len(),
+        "every plan found a place in its district"
+    );
+    let mut client = connect(&fresh_database().await).await;
+    let mut total: BTreeMap<String, usize> = BTreeMap::new();
+    for file in &archives {
+        let gml = gml_text(file);
+        assert!(gml.contains(r#"xmlns:xplan="http://www.xplanung.de/xplangml/6/0""#));
+        let expected = typed_counts(&gml);
+        let s = xplan::import(&mut client, &job(file)).await.unwrap();
+        assert_eq!((s.version.as_str(), s.plans.len()), ("6.0", 1));
+        let typed: BTreeMap<String, usize> = s.typed.iter().cloned().collect();
+        assert_eq!(typed, expected, "{}", file.display());
+        assert!(s.generic.is_empty(), "{:?}", s.generic);
+        assert_eq!(s.baugebiete, features_of(&gml, "BP_BaugebietsTeilFlaeche"));
+        assert_eq!(s.bereiche, features_of(&gml, "BP_Bereich"));
+        assert_eq!(s.documents.len(), 2, "{:?}", s.documents);
+        assert!(s.external_links.is_empty(), "{:?}", s.external_links);
+        for (table, n) in expected {
+            *total.entry(table).or_default() += n;
+        }
+    }
+    for (_, table) in TYPED_TABLES {
+        let n = total.get(table).copied().unwrap_or(0);
+        assert!(n > 0, "the demo plans have no {table}");
+        assert_eq!(
+            count(&client, &format!("SELECT count(*) FROM plans.{table}")).await,
+            i64::try_from(n).unwrap(),
+            "{table}"
+        );
+        // Valid, not empty, and inside the plan's Geltungsbereich.
+        assert_eq!(
+            count(
+                &client,
+                &format!(
+                    "SELECT count(*) FROM plans.{table} t JOIN plans.bebauungsplaene p ON p.id = t.plan_id
+                      WHERE NOT ST_IsValid(t.geom) OR ST_IsEmpty(t.geom)
+                         OR NOT ST_Covers(ST_Buffer(p.geom, 0.05), t.geom)"
+                )
+            )
+            .await,
+            0,
+            "{table}"
+        );
+    }
+    // Every code has its German label.
+    for (table, column) in [
+        (
+            "verkehrsflaechen_besonderer_zweckbestimmung",
+            "zweckbestimmung",
+        ),
+        ("gruenflaechen", "zweckbestimmung"),
+        ("gruenflaechen", "nutzungsform"),
+        ("gemeinbedarfsflaechen", "zweckbestimmung"),
+        ("strassenverkehrsflaechen", "nutzungsform"),
+    ] {
+        assert_eq!(
+            count(
+                &client,
+                &format!("SELECT count(*) FROM plans.{table} WHERE {column} IS NULL OR {column}_text IS NULL")
+            )
+            .await,
+            0,
+            "{table}.{column}"
+        );
+    }
+    let labels: Vec<String> = client
+        .query(
+            "SELECT DISTINCT zweckbestimmung_text FROM plans.gemeinbedarfsflaechen ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(labels.contains(&"Schule".to_owned()), "{labels:?}");
+    // A plan's zones tile its Geltungsbereich: zones, special traffic areas, green and
+    // community areas and the street area cover it without gaps or overlaps.
+    let gap: f64 = client
+        .query_one(
+            "SELECT max(abs(ST_Area(p.geom) - (
+                 SELECT sum(ST_Area(geom)) FROM (
+                     SELECT geom FROM plans.baugebiete WHERE plan_id = p.id
+                     UNION ALL SELECT geom FROM plans.strassenverkehrsflaechen WHERE plan_id = p.id
+                     UNION ALL SELECT geom FROM plans.verkehrsflaechen_besonderer_zweckbestimmung WHERE plan_id = p.id
+                     UNION ALL SELECT geom FROM plans.gruenflaechen WHERE plan_id = p.id
+                     UNION ALL SELECT geom FROM plans.gemeinbedarfsflaechen WHERE plan_id = p.id) z)))
+             FROM plans.bebauungsplaene p",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(gap < 1.0, "zones and plan area differ by {gap} m²");
+
+    // Importing a plan again replaces its typed rows in the same transaction.
+    let before = count(&client, "SELECT count(*) FROM plans.baugrenzen").await;
+    let again = xplan::import(&mut client, &job(&archives[0]))
+        .await
+        .unwrap();
+    assert_eq!(again.replaced, 1);
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM plans.baugrenzen").await,
+        before
+    );
 }

@@ -8,7 +8,7 @@ use stadtkarte_core::crs::inverse_mercator;
 use stadtkarte_tests::{connect, full_demo, full_demo_app, get, serve};
 
 /// Centre (lon, lat) of the deepest level of the newest epoch: where the 20-cm images are.
-async fn fine_centre(url: &str, imagery: &std::path::Path) -> (f64, f64) {
+pub(crate) async fn fine_centre(url: &str, imagery: &std::path::Path) -> (f64, f64) {
     let client = connect(url).await;
     let levels: String = client
         .query_one(
@@ -32,7 +32,7 @@ async fn fine_centre(url: &str, imagery: &std::path::Path) -> (f64, f64) {
     inverse_mercator(x, y)
 }
 
-fn serious(violations: &Value) -> Vec<&Value> {
+pub(crate) fn serious(violations: &Value) -> Vec<&Value> {
     violations
         .as_array()
         .unwrap()
@@ -271,6 +271,27 @@ async fn a_citizen_uses_the_map() {
     assert_eq!(s["load"]["katalog"], 1, "{}", s["load"]);
     assert_eq!(s["load"]["metadata"], json!([]), "{}", s["load"]);
     assert!(s["load"]["tiles"].as_i64().unwrap() > 0, "{}", s["load"]);
+    // The city's base collections come in one request per tile (one vector source), not one
+    // request per collection.
+    let asked: Vec<&str> = s["load"]["vectorTiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let city = ["stadtteile", "gewaesser", "gebaeude", "strassen", "poi"];
+    assert!(
+        asked
+            .iter()
+            .any(|ids| city.iter().all(|c| ids.split(',').any(|i| i == *c))),
+        "no tile request carries all of {city:?}: {asked:?}"
+    );
+    for c in city {
+        assert!(
+            !asked.contains(&c),
+            "{c} was also asked for alone: {asked:?}"
+        );
+    }
     assert!(
         s["canvas"]["spread"].as_f64().unwrap() > 10.0,
         "blank canvas: {}",

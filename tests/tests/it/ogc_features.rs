@@ -219,8 +219,9 @@ async fn collections_describe_themselves_identically() {
     let collections = list["collections"].as_array().unwrap();
     assert_eq!(
         collections.len(),
-        7,
-        "the demo's five, the Mängelmelder's and the petitions'"
+        16,
+        "the demo's five, the Mängelmelder's, the petitions' and the demo plans' nine \
+         (plans, zoning areas and the seven typed plan objects)"
     );
     for c in collections {
         assert_eq!(c["itemType"], "feature");
@@ -946,7 +947,7 @@ async fn gdal_and_owslib_read_the_api() {
         "from owslib.ogcapi.features import Features\n\
          api = Features('http://127.0.0.1:{port}/')\n\
          ids = api.feature_collections()\n\
-         assert sorted(ids) == ['gebaeude','gewaesser','maengel','petitionen','poi','stadtteile','strassen'], ids\n\
+         assert sorted(ids) == ['baugebiete','baugrenzen','baulinien','bebauungsplaene','gebaeude','gemeinbedarfsflaechen','gewaesser','gruenflaechen','maengel','petitionen','poi','stadtteile','strassen','strassenverkehrsflaechen','ueberbaubare_flaechen','verkehrsflaechen_besonderer_zweckbestimmung'], ids\n\
          items = api.collection_items('poi', limit=7, funktion='Schule')\n\
          assert items['numberReturned'] == 7, items['numberReturned']\n\
          assert all(f['properties']['funktion'] == 'Schule' for f in items['features'])\n\

@@ -78,6 +78,7 @@ fn pages(feature: i64) -> Vec<(String, u16, bool)> {
         ("/opendata".into(), 200, true),
         ("/opendata/orte".into(), 200, true),
         ("/plans/PLAN_MOSELBOGEN/dokumente?f=html".into(), 200, true),
+        ("/plans/PLAN_MOSELBOGEN?f=html".into(), 200, true),
         ("/collections/gibtsnicht?f=html".into(), 404, false),
         ("/impressum".into(), 200, false),
         ("/datenschutz".into(), 200, false),
