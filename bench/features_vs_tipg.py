@@ -18,7 +18,9 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/stadtkarte/target"))
 PORT = os.environ.get("PG_PORT", "5439")
-URL = f"postgresql://stadtkarte@127.0.0.1:{PORT}/stadtkarte"
+# DB=name measures another database; SKIP_DEMO=1 keeps the demo city it already holds (scale 10).
+DB = os.environ.get("DB", "stadtkarte")
+URL = f"postgresql://stadtkarte@127.0.0.1:{PORT}/{DB}"
 DURATION = os.environ.get("DURATION", "10")
 OURS, TIPG = 8181, 8182
 VENV = os.path.join(ROOT, ".local", "bench-venv")
@@ -75,7 +77,8 @@ def main():
     binary = os.path.join(TARGET, "release", "stadtkarte")
     env = {**os.environ, "STADTKARTE_DATABASE__URL": URL,
            "STADTKARTE_OPENDATA__PREPARE_DOWNLOADS": "false"}
-    sh(binary, "demo", "--scale", "10", "--no-imagery", env=env)
+    if os.environ.get("SKIP_DEMO") != "1":
+        sh(binary, "demo", "--scale", "10", "--no-imagery", env=env)
     servers = []
     try:
         ours = subprocess.Popen([binary, "serve"], env={**env, "STADTKARTE_SERVER__LISTEN": f"127.0.0.1:{OURS}",

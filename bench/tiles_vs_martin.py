@@ -13,7 +13,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
+import zlib
 
 from tilebench import cold, tile_grid, wait, warm
 
@@ -21,7 +23,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/stadtkarte/target"))
 BIN = os.path.expanduser("~/.cache/stadtkarte/bench-bin")
 PORT = os.environ.get("PG_PORT", "5439")
-URL = f"postgresql://stadtkarte@127.0.0.1:{PORT}/stadtkarte"
+# DB=name measures another database; SKIP_DEMO=1 keeps the demo city it already holds (scale 10).
+DB = os.environ.get("DB", "stadtkarte")
+URL = f"postgresql://stadtkarte@127.0.0.1:{PORT}/{DB}"
 OURS, MARTIN = 8181, 8183
 BOUNDS = (7.4949, 50.2951, 7.6929, 50.4068)  # Koblenz
 
@@ -44,6 +48,63 @@ def check(result):
     return result
 
 
+def features(mvt):
+    """Features in an MVT (protobuf: layers are field 3, their features field 2)."""
+    def fields(b):
+        i = 0
+        while i < len(b):
+            key, i = varint(b, i)
+            kind = key & 7
+            if kind == 0:
+                _, i = varint(b, i)
+                yield key >> 3, None
+            elif kind == 2:
+                n, i = varint(b, i)
+                yield key >> 3, b[i:i + n]
+                i += n
+            else:
+                i += 4 if kind == 5 else 8
+                yield key >> 3, None
+
+    def varint(b, i):
+        value = shift = 0
+        while True:
+            c = b[i]
+            i += 1
+            value |= (c & 0x7F) << shift
+            shift += 7
+            if c < 0x80:
+                return value, i
+
+    return sum(1 for f, layer in fields(mvt) if f == 3 for g, _ in fields(layer) if g == 2)
+
+
+def same_tiles(zoom):
+    """Bytes per tile at one zoom over the tiles both servers fill (gzip as sent, raw), and the
+    features in them, so the bytes compare like with like."""
+    def get(url):
+        request = urllib.request.Request(url, headers=GZIP)
+        try:
+            with urllib.request.urlopen(request) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, b""
+    totals = {"ours": [0, 0, 0], "Martin": [0, 0, 0]}
+    count = 0
+    for z, x, y in tiles_at(zoom):
+        a = get(f"http://127.0.0.1:{OURS}/tiles/gebaeude/{z}/{x}/{y}")
+        b = get(f"http://127.0.0.1:{MARTIN}/gebaeude/{z}/{x}/{y}")
+        if a[0] != 200 or b[0] != 200:
+            continue
+        count += 1
+        for name, body in (("ours", a[1]), ("Martin", b[1])):
+            raw = zlib.decompress(body, 31) if body[:2] == b"\x1f\x8b" else body
+            totals[name][0] += len(body)
+            totals[name][1] += len(raw)
+            totals[name][2] += features(raw)
+    return count, totals
+
+
 def main():
     subprocess.check_call([os.path.join(ROOT, "scripts/env.sh")], stdout=subprocess.DEVNULL)
     subprocess.check_call(["cargo", "build", "--release", "--locked", "--bin", "stadtkarte"], cwd=ROOT,
@@ -55,9 +116,10 @@ def main():
     binary = os.path.join(TARGET, "release", "stadtkarte")
     env = {**os.environ, "STADTKARTE_DATABASE__URL": URL, "STADTKARTE_LOG__LEVEL": "warn",
            "STADTKARTE_OPENDATA__PREPARE_DOWNLOADS": "false"}
-    subprocess.check_call([binary, "demo", "--scale", "10", "--no-imagery"], env=env)
+    if os.environ.get("SKIP_DEMO") != "1":
+        subprocess.check_call([binary, "demo", "--scale", "10", "--no-imagery"], env=env)
     # Buildings from z12, for both servers.
-    subprocess.check_call(["psql", "-h", "127.0.0.1", "-p", PORT, "-U", "stadtkarte", "-d", "stadtkarte", "-qc",
+    subprocess.check_call(["psql", "-h", "127.0.0.1", "-p", PORT, "-U", "stadtkarte", "-d", DB, "-qc",
                            "UPDATE catalog.collections SET min_zoom = 12 WHERE id = 'gebaeude'"])
     tileset = tiles()
     ours_paths = [f"/tiles/gebaeude/{z}/{x}/{y}" for z, x, y in tileset]
@@ -84,6 +146,11 @@ def main():
         print(f"{'warm ours':<12}{w_ours[0]:>10.0f}{w_ours[1]:>9.2f}{w_ours[2]:>9.2f}")
         print(f"{'warm Martin':<12}{w_martin[0]:>10.0f}{w_martin[1]:>9.2f}{w_martin[2]:>9.2f}")
         print(f"ratio cold {c_ours[0] / c_martin[0]:.2f}, warm {w_ours[0] / w_martin[0]:.1f}")
+        for zoom in (15, 16):
+            count, totals = same_tiles(zoom)
+            print(f"z{zoom}, the {count} tiles both fill: " + "; ".join(
+                f"{name} {t[0] / count / 1024:.1f} KB gzip, {t[1] / count / 1024:.1f} KB raw per tile, {t[2]} features"
+                for name, t in totals.items()))
         print("largest tile (gzip) per zoom, ours: " + ", ".join(f"z{z} {b / 1024:.0f} KB" for z, b in sorted(largest.items())))
         # Every layer of the demo city together at z10, uncompressed.
         all_layers = "stadtteile,gewaesser,strassen,gebaeude,poi"
@@ -97,7 +164,7 @@ def main():
         for s in servers:
             s.send_signal(signal.SIGTERM)
             s.wait(timeout=30)
-        subprocess.call(["psql", "-h", "127.0.0.1", "-p", PORT, "-U", "stadtkarte", "-d", "stadtkarte", "-qc",
+        subprocess.call(["psql", "-h", "127.0.0.1", "-p", PORT, "-U", "stadtkarte", "-d", DB, "-qc",
                          "UPDATE catalog.collections SET min_zoom = 13 WHERE id = 'gebaeude'"])
 
 
