@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(process.argv[2] || path.join(here, "dist"));
 
-await esbuild.build({
+const result = await esbuild.build({
   entryPoints: {
     app: path.join(here, "src", "app.js"),
     melden: path.join(here, "src", "melden.js"),
@@ -29,10 +29,18 @@ await esbuild.build({
   // jsPDF loads these only for HTML and SVG input, which the print does not use: left out.
   external: ["canvg", "dompurify", "html2canvas"],
   logLevel: "warning",
+  metafile: true,
 });
 
-// The licences of the bundled libraries, served at /map/lizenzen.txt.
-const licences = ["maplibre-gl", "jspdf"].map((name) => {
+// The licences of every package that went into a bundle (MapLibre, jsPDF and what jsPDF brings:
+// fflate, fast-png, iobuffer, pako, …), read off esbuild's list of inputs, served at
+// /map/lizenzen.txt.
+const packages = new Set();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const m = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
+  if (m) packages.add(m[1]);
+}
+const licences = [...packages].sort().map((name) => {
   const dir = path.join(here, "node_modules", name);
   const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
   const file = fs.readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));

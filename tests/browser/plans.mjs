@@ -25,9 +25,7 @@ const browser = await chromium.launch({
 async function open(url, viewport = { width: 1280, height: 800 }) {
   const page = await browser.newPage({ viewport });
   page.errors = [];
-  // The pages of the layout name no icon, so the browser asks for /favicon.ico (404): not an
-  // error of the page.
-  page.on("console", (m) => { if (m.type() === "error" && !m.location().url?.endsWith("/favicon.ico")) page.errors.push(`${m.text()} ${m.location().url || ""}`); });
+  page.on("console", (m) => { if (m.type() === "error") page.errors.push(`${m.text()} ${m.location().url || ""}`); });
   page.on("pageerror", (e) => page.errors.push(`pageerror: ${e.message}`));
   page.on("response", (r) => { if (r.status() >= 400) page.errors.push(`${r.status()} ${r.url()}`); });
   await page.goto(url);
@@ -124,11 +122,20 @@ try {
   styles.linePixels = await pixels(page, styles.canvas);
   out.steps.styles = styles;
 
-  // 2. The legend in the layer panel, in German and English.
-  const legend = {};
+  // 2. The legend in the layer panel, in German and English; the zones' labels ("WA / GRZ 0,4")
+  // as MapLibre evaluates them for a zone on the map, with the language's decimal sign.
+  const zoneLabel = () => page.evaluate(() => {
+    const m = window.stadtkarte.map;
+    const zone = m.queryRenderedFeatures({ layers: ["baugebiete-fill"] }).find((f) => f.properties.grz != null);
+    if (!zone) return null;
+    const value = m.style.getLayer("baugebiete-label").layout.get("text-field").evaluate(zone, {});
+    return { grz: zone.properties.grz, gfz: zone.properties.gfz ?? null, text: value.toString() };
+  });
+  const legend = { labelDe: await zoneLabel() };
   legend.de = await page.locator("#layers").innerText();
   await page.click("#lang");
   legend.en = await page.locator("#layers").innerText();
+  legend.labelEn = await zoneLabel();
   await page.click("#lang");
   out.steps.legend = legend;
 
@@ -176,9 +183,22 @@ try {
   scan.valuetext = await page.getAttribute("#scan-opacity", "aria-valuetext");
   await page.keyboard.press("End");
   scan.end = await opacity();
+  // The link keeps the scan: a page opened from it shows the scan at the opacity set.
+  await page.keyboard.press("Home");
+  for (let i = 0; i < 8; i++) await page.keyboard.press("ArrowRight");
+  scan.link = await page.evaluate(() => location.hash);
+  const linked = await open(`${base}/map${scan.link}`);
+  await linked.waitForFunction(() => window.stadtkarte.map.getSource("planscan") && window.stadtkarte.map.isSourceLoaded("planscan"), null, { timeout: 20000 });
+  scan.linked = {
+    opacity: await linked.evaluate(() => window.stadtkarte.map.getPaintProperty("planscan", "raster-opacity")),
+    coordinates: await linked.evaluate(() => window.stadtkarte.map.getSource("planscan").coordinates),
+    errors: linked.errors.slice(),
+  };
+  await linked.close();
   out.steps.axeMap = await axe(page);
   await page.click("#scan-toggle");
   scan.off = await page.evaluate(() => window.stadtkarte.map.getLayer("planscan")?.id ?? null);
+  scan.offLink = await page.evaluate(() => location.hash);
   scan.errors = page.errors.slice();
   out.steps.scan = scan;
   await page.close();

@@ -4,7 +4,7 @@
 import maplibregl from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
 import "./app.css";
-import { PLANZV_TEXT, PLAN_ORDER, planStyles } from "./planzv.js";
+import { PLANZV_TEXT, PLAN_ORDER, planStyles, zoneLabel } from "./planzv.js";
 import "./print.css";
 
 // ------------------------------------------------------------------------------------------
@@ -243,6 +243,14 @@ function readHash() {
   if (hash.has("ebenen")) state.visible = new Set(hash.get("ebenen").split(",").filter(Boolean));
   if (hash.has("vergleich")) state.compare = hash.get("vergleich");
   if (hash.has("objekt")) state.feature = hash.get("objekt");
+  // The plan scan shown: "planscan=<plan id>:<opacity in %>"; its picture and corners come from
+  // the plan's document once the map has loaded.
+  const scan = hash.get("planscan") || "";
+  const colon = scan.lastIndexOf(":");
+  if (colon > 0) {
+    const opacity = Number(scan.slice(colon + 1));
+    state.scan = { plan: scan.slice(0, colon), opacity: Number.isFinite(opacity) ? Math.max(0, Math.min(1, opacity / 100)) : 0.7 };
+  }
   state.fill = hash.get("fuellen") === "1";
   for (const part of (hash.get("deckkraft") || "").split(",").filter(Boolean)) {
     const [id, value] = part.split(":");
@@ -262,6 +270,7 @@ function writeHash() {
   if (state.compare) p.set("vergleich", state.compare);
   if (state.fill) p.set("fuellen", "1");
   if (state.feature) p.set("objekt", state.feature);
+  if (state.scan) p.set("planscan", `${state.scan.plan}:${Math.round(state.scan.opacity * 100)}`);
   if (lang === "en") p.set("lang", "en");
   history.replaceState(null, "", `${location.pathname}${location.search}#${p.toString().replaceAll("%2F", "/").replaceAll("%2C", ",").replaceAll("%3A", ":")}`);
 }
@@ -756,7 +765,7 @@ async function planInfo(feature, lngLat) {
 // computed from the scan's world file, with an opacity the user sets.
 
 function scanLayer() {
-  if (!state.scan || map.getSource("planscan")) return;
+  if (!state.scan?.href || map.getSource("planscan")) return;
   map.addSource("planscan", { type: "image", url: state.scan.href, coordinates: state.scan.coordinates });
   // Under the plan's boundary line, so the boundary stays visible over the scan.
   const before = map.getLayer("bebauungsplaene-casing") ? "bebauungsplaene-casing" : undefined;
@@ -772,6 +781,7 @@ function setScan(plan, on, opacity) {
   removeScan();
   state.scan = on ? { plan: plan.id, href: plan.scan.href, coordinates: plan.scan.coordinates, opacity } : null;
   if (on) scanLayer();
+  writeHash();
 }
 
 function scanControls(plan) {
@@ -782,7 +792,11 @@ function scanControls(plan) {
     oninput: () => {
       slider.setAttribute("aria-valuetext", percent());
       output.textContent = percent();
-      if (state.scan) { state.scan.opacity = Number(slider.value) / 100; if (map.getLayer("planscan")) map.setPaintProperty("planscan", "raster-opacity", state.scan.opacity); }
+      if (state.scan) {
+        state.scan.opacity = Number(slider.value) / 100;
+        if (map.getLayer("planscan")) map.setPaintProperty("planscan", "raster-opacity", state.scan.opacity);
+        writeHash();
+      }
     } });
   const output = el("output", { for: "scan-opacity", id: "scan-opacity-value" }, `${Math.round(opacity * 100)} %`);
   const toggle = el("input", { type: "checkbox", id: "scan-toggle", checked: state.scan?.plan === plan.id,
@@ -928,6 +942,8 @@ $("permalink").onclick = async () => {
 $("lang").onclick = () => {
   lang = lang === "en" ? "de" : "en";
   translatePage();
+  // The plan labels' decimal sign follows the language.
+  for (const m of [map, map2]) if (m?.getLayer("baugebiete-label")) m.setLayoutProperty("baugebiete-label", "text-field", zoneLabel(lang));
   buildPanel();
   updateTextView();
   writeHash();
@@ -996,5 +1012,16 @@ if (state.compare) map.once("load", () => setCompare(state.compare));
 if (state.feature) {
   const [collection, ...rest] = state.feature.split("/");
   map.once("load", () => openFeature(collection, rest.join("/"), null));
+}
+// A scan named in the link: placed by the plan's document (a plan without a scan drops it).
+if (state.scan) {
+  const wanted = state.scan;
+  map.once("load", async () => {
+    let plan = null;
+    try { plan = await getJson(`/plans/${encodeURIComponent(wanted.plan)}?f=json`); } catch { plan = null; }
+    if (state.scan !== wanted) return;
+    if (plan?.scan) setScan(plan, true, wanted.opacity);
+    else { state.scan = null; writeHash(); }
+  });
 }
 map.once("load", () => { writeHash(); window.stadtkarte.ready = true; });

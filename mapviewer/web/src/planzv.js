@@ -102,6 +102,16 @@ const area = (id, src, layer, fill, opacity, line, width, minzoom) => [
     paint: { "line-color": line, "line-width": width } },
 ];
 
+// The label of a building zone, as the plan's "Nutzungsschablone" has it: kind, then GRZ and GFZ
+// with the page language's decimal sign ("WA / GRZ 0,4 · GFZ 0,8" in German).
+export function zoneLabel(lang = document.documentElement.lang) {
+  const locale = lang === "en" ? "en" : "de";
+  const number = (key) => ["number-format", ["get", key], { locale, "max-fraction-digits": 2 }];
+  return ["concat", ZONE_ABBR,
+    ["case", ["has", "grz"], ["concat", "\n", "GRZ ", number("grz")], ""],
+    ["case", ["has", "gfz"], ["concat", ["case", ["has", "grz"], " · ", "\n"], "GFZ ", number("gfz")], ""]];
+}
+
 // The styles of the plan collections, keyed by collection id, in the shape app.js uses:
 // group, legend swatches ([kind, fill, border]), legend texts, layers(source), labels(source).
 // `layer` is the vector tiles' source-layer (the collection id); plan.js passes null for its
@@ -114,8 +124,7 @@ export function planStyles() {
       legend: [["fill", "#e5766a", "#a32f24"], ["fill", "#c99a6c", "#6e451e"], ["fill", "#b3b3b3", "#4d4d4d"], ["fill", "#f5a95c", "#a85a10"]],
       layers: (src, layer = "baugebiete") => area("baugebiete", src, layer, ZONE_FILL, 0.55, ZONE_LINE, widthBy(1, 2.5), 10),
       labels: (src, layer = "baugebiete") => [{ id: "baugebiete-label", type: "symbol", source: src, "source-layer": layer, minzoom: 15,
-        layout: { "text-field": ["concat", ZONE_ABBR, ["case", ["has", "grz"], ["concat", "\n", "GRZ ", ["to-string", ["get", "grz"]]], ""]],
-          "text-font": FONT, "text-size": 12 },
+        layout: { "text-field": zoneLabel(), "text-font": FONT, "text-size": 12 },
         paint: { "text-color": "#3a2a10", ...HALO } }],
     },
     gemeinbedarfsflaechen: {

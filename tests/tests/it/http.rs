@@ -172,3 +172,38 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
     assert!(has("db_pool_max_connections 4"), "{text}");
     assert!(has("db_pool_connections"), "{text}");
 }
+
+#[tokio::test]
+async fn every_page_has_the_site_icon_and_favicon_ico_is_one() {
+    let (app, _) = test_app().await;
+    // The pages link the SVG icon, so browsers do not ask for /favicon.ico (a 404 before).
+    for path in ["/impressum", "/datenschutz", "/opendata"] {
+        let page = get(&app, path, &[("accept", BROWSER)]).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            page.text()
+                .contains(r#"<link rel="icon" href="/favicon.svg" type="image/svg+xml">"#),
+            "{path}"
+        );
+    }
+    let svg = get(&app, "/favicon.svg", &[]).await;
+    assert_eq!(svg.status, 200);
+    assert_eq!(svg.header("content-type"), "image/svg+xml");
+    assert!(svg.text().starts_with("<svg"), "{}", svg.text());
+    // Readers that ask for the old name get a real ICO: 32 × 32, transparent corners, blue at
+    // the edge, the white gable in the middle.
+    let ico = get(&app, "/favicon.ico", &[]).await;
+    assert_eq!(ico.status, 200);
+    assert_eq!(ico.header("content-type"), "image/vnd.microsoft.icon");
+    let image = image::load_from_memory_with_format(&ico.body, image::ImageFormat::Ico)
+        .unwrap()
+        .to_rgba8();
+    assert_eq!(image.dimensions(), (32, 32));
+    assert_eq!(image.get_pixel(0, 0).0[3], 0, "corner transparent");
+    assert_eq!(image.get_pixel(16, 2).0, [11, 92, 173, 255], "blue edge");
+    assert_eq!(
+        image.get_pixel(16, 18).0,
+        [255, 255, 255, 255],
+        "white gable"
+    );
+}

@@ -2,6 +2,8 @@
 //! demo (city, three aerial-image epochs, two development plans), as a citizen uses it; axe-core
 //! for accessibility.
 
+use std::path::Path;
+
 use serde_json::{Value, json};
 use stadtkarte_core::cog::{CogLevel, WORLD_HALF};
 use stadtkarte_core::crs::inverse_mercator;
@@ -194,12 +196,32 @@ async fn a_citizen_uses_the_map() {
         get(&app, &script, &[("if-none-match", &etag)]).await.status,
         304
     );
-    assert!(
-        get(&app, "/map/lizenzen.txt", &[])
-            .await
-            .text()
-            .contains("maplibre-gl")
-    );
+    // The licences name MapLibre, jsPDF and every package jsPDF needs (its `dependencies`,
+    // with theirs: the print bundle carries them all; type declarations, `@types/…`, are no
+    // code), read off the installed packages.
+    let licences = get(&app, "/map/lizenzen.txt", &[]).await.text();
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../mapviewer/web/node_modules");
+    let mut needed = vec!["maplibre-gl".to_owned(), "jspdf".to_owned()];
+    let mut i = 1;
+    while i < needed.len() {
+        let pkg: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(modules.join(&needed[i]).join("package.json")).unwrap(),
+        )
+        .unwrap();
+        for dep in pkg["dependencies"].as_object().into_iter().flatten() {
+            if !dep.0.starts_with("@types/") && !needed.contains(dep.0) {
+                needed.push(dep.0.clone());
+            }
+        }
+        i += 1;
+    }
+    assert!(needed.len() > 4, "{needed:?}");
+    for name in &needed {
+        assert!(
+            licences.contains(&format!("\n{name} ")) || licences.starts_with(&format!("{name} ")),
+            "{name} missing in lizenzen.txt"
+        );
+    }
 
     let client = connect(url).await;
     let (lon, lat) = fine_centre(url, imagery).await;

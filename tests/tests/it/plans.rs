@@ -386,6 +386,23 @@ async fn the_map_draws_a_plan_in_planzv_signs_with_its_scan() {
         s["legend"]
     );
 
+    // A zone's label gives its GRZ (and GFZ) with the language's decimal sign.
+    let label = &s["legend"]["labelDe"];
+    let grz = label["grz"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{}", s["legend"]));
+    assert!(grz.fract() != 0.0, "{label}");
+    let german = format!("{grz}").replace('.', ",");
+    let de = label["text"].as_str().unwrap();
+    assert!(de.contains(&format!("GRZ {german}")), "{label}");
+    assert!(!de.contains(&format!("{grz}")), "{label}");
+    let en = s["legend"]["labelEn"]["text"].as_str().unwrap();
+    assert!(en.contains(&format!("GRZ {grz}")), "{}", s["legend"]);
+    if let Some(gfz) = label["gfz"].as_f64() {
+        let german = format!("{gfz}").replace('.', ",");
+        assert!(de.contains(&format!("GFZ {german}")), "{label}");
+    }
+
     // The plan panel: the plan page, the PDF, the scan switch; the scan lies where the server
     // placed it; the slider sets the opacity by mouse and keyboard.
     let panel = &s["panel"];
@@ -421,6 +438,22 @@ async fn the_map_draws_a_plan_in_planzv_signs_with_its_scan() {
         "the scan changes the picture: {sc}"
     );
     assert_eq!(sc["off"], json!(null), "{sc}");
+    // The map link names the scan with its opacity (Home, then eight steps of 5 %), and a map
+    // opened from it shows the scan in place at that opacity; switched off, the link drops it.
+    assert!(
+        sc["link"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("planscan={id}:40")),
+        "{sc}"
+    );
+    assert_eq!(sc["linked"]["opacity"], 0.4, "{sc}");
+    assert_eq!(sc["linked"]["coordinates"], scenario["scan"], "{sc}");
+    assert_eq!(sc["linked"]["errors"], json!([]), "{sc}");
+    assert!(
+        !sc["offLink"].as_str().unwrap().contains("planscan"),
+        "{sc}"
+    );
     assert_eq!(sc["label"], "Deckkraft des Planscans", "{sc}");
     assert!(serious(&s["axeMap"]).is_empty(), "{}", s["axeMap"]);
 
