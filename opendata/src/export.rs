@@ -147,6 +147,7 @@ pub async fn file(
         vec![(c.id.clone(), sql, None)]
     };
     let mut messages = String::new();
+    let mut empty: Vec<&str> = Vec::new();
     for (i, (layer, sql, kind)) in parts.iter().enumerate() {
         let mut args: Vec<String> = vec![
             "-f".into(),
@@ -191,8 +192,15 @@ pub async fn file(
             ));
         }
         messages.push_str(&String::from_utf8_lossy(&result.stderr));
-        // An empty Shapefile (only its 100-byte header) of a mixed collection is left out.
         if kind.is_some() && std::fs::metadata(out.join(format!("{layer}.shp")))?.len() <= 100 {
+            empty.push(layer);
+        }
+    }
+    // An empty Shapefile (only its 100-byte header) of a mixed collection is left out, once all
+    // parts are written (GDAL cannot add a layer to a folder without one) — unless all are
+    // empty: a collection without features still gets its fields' description.
+    if empty.len() < parts.len() {
+        for layer in empty {
             for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
                 let _ = std::fs::remove_file(out.join(format!("{layer}.{ext}")));
             }

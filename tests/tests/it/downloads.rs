@@ -698,3 +698,43 @@ async fn prepared_files_answer_byte_ranges() {
         beyond.text()
     );
 }
+
+/// The petitions mix points and areas, which a Shapefile cannot: one Shapefile per kind goes
+/// into the ZIP. With no petition yet (the points' layer, the first, empty), the ZIP still
+/// opens, with the fields of the collection and no feature — before, GDAL could not add the
+/// next layer to the folder the empty first one had been removed from, and the file (and the
+/// bulk ZIP with it) was never made.
+#[tokio::test]
+async fn a_shapefile_zip_of_mixed_kinds_without_features_still_opens() {
+    let (app, client) = app().await;
+    let defaults = stadtkarte::dataset_defaults(&config_for("postgresql://unused"));
+    registry::ensure_participation(&client, &defaults)
+        .await
+        .unwrap();
+    let none: i64 = client
+        .query_one("SELECT count(*) FROM petitions.petitions", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(none, 0);
+    let r = get(&app, "/opendata/petitionen/petitionen.shp.zip", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("petitionen.shp.zip");
+    std::fs::write(&file, &r.body).unwrap();
+    let out = tokio::process::Command::new("ogrinfo")
+        .args(["-ro", "-al", "-so"])
+        .arg(format!("/vsizip/{}", file.display()))
+        .output()
+        .await
+        .unwrap();
+    let info = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(info.contains("Layer name: petitionen_punkte"), "{info}");
+    assert!(info.contains("Feature Count: 0"), "{info}");
+    assert!(info.contains("title: String"), "{info}");
+}

@@ -14,6 +14,7 @@ use stadtkarte_core::migrate::MIGRATIONS;
 use stadtkarte_importers::demo::{self, DemoOptions};
 use stadtkarte_opendata::cache::{self, DownloadCache};
 use stadtkarte_opendata::registry;
+use stadtkarte_tests::scale_out::ScaleOut;
 use stadtkarte_tests::{
     KillOnDrop, SmtpServer, config_for, connect, free_port, fresh_database, http_get, http_raw,
     shared_cluster, stadtkarte_bin,
@@ -71,32 +72,40 @@ impl Node {
 
     /// The log's JSON lines with the message `message`.
     fn events(&self, message: &str) -> Vec<serde_json::Value> {
-        self.log_text()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["message"] == message)
-            .collect()
+        events_in(&self.log_text(), message)
     }
 
     /// What this node's preparer made: one name per file.
     fn prepared(&self) -> Vec<String> {
-        let mut made: Vec<String> = self
-            .events("download prepared")
-            .iter()
-            .map(|v| format!("{}.{}", v["collection"], v["format"]))
-            .collect();
-        made.extend(
-            self.events("bulk ZIP prepared")
-                .iter()
-                .map(|v| v["file"].to_string()),
-        );
-        made.extend(
-            self.events("tile archive prepared")
-                .iter()
-                .map(|_| "stadtkarte.pmtiles".to_owned()),
-        );
-        made
+        prepared_in(&self.log_text())
     }
+}
+
+/// The JSON lines of a node's log with the message `message`.
+fn events_in(log: &str, message: &str) -> Vec<serde_json::Value> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == message)
+        .collect()
+}
+
+/// What a node's preparer made, by its log: one name per file.
+fn prepared_in(log: &str) -> Vec<String> {
+    let mut made: Vec<String> = events_in(log, "download prepared")
+        .iter()
+        .map(|v| format!("{}.{}", v["collection"], v["format"]))
+        .collect();
+    made.extend(
+        events_in(log, "bulk ZIP prepared")
+            .iter()
+            .map(|v| v["file"].to_string()),
+    );
+    made.extend(
+        events_in(log, "tile archive prepared")
+            .iter()
+            .map(|_| "stadtkarte.pmtiles".to_owned()),
+    );
+    made
 }
 
 /// The advisory lock key of `task` as `pg_locks` shows it (high and low 32 bits).
@@ -492,4 +501,80 @@ async fn a_change_evicts_the_tile_on_every_node() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// The set-up of `scale_out` (a primary, its streaming standby, two nodes behind HAProxy) with
+/// the preparer on and one shared cache folder: each file is made once, by one of the nodes
+/// (reading the primary, so that a file never holds older data than its version says).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_the_balancer_with_a_standby_each_download_is_prepared_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = preparer_env(dir.path());
+    env.push(("STADTKARTE_LOG__FORMAT", "json".to_owned()));
+    let set_up = ScaleOut::start(2, &env_refs(&env)).await;
+    let url = set_up.primary_url.clone();
+    registry::fill_demo(
+        &connect(&url).await,
+        &stadtkarte::dataset_defaults(&config_for(&url)),
+    )
+    .await
+    .unwrap();
+    let logs = || -> Vec<String> {
+        set_up
+            .nodes
+            .iter()
+            .map(|n| std::fs::read_to_string(n.log.path()).unwrap_or_default())
+            .collect()
+    };
+    // What the preparer complained of (a file it could not make).
+    let problems = || -> Vec<String> {
+        logs()
+            .iter()
+            .flat_map(|l| {
+                l.lines()
+                    .filter(|l| {
+                        (l.contains("\"level\":\"WARN\"") || l.contains("\"level\":\"ERROR\""))
+                            && l.contains("\"target\":\"stadtkarte_opendata")
+                    })
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let started = Instant::now();
+    while !everything_prepared(&url, dir.path()).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "not prepared in time: {:?}\n{:#?}",
+            missing(&url, dir.path()).await,
+            problems()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // A few more rounds on both nodes: nothing is made again.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let made: Vec<Vec<String>> = logs().iter().map(|l| prepared_in(l)).collect();
+    let all: Vec<&String> = made.iter().flatten().collect();
+    let mut seen = HashSet::new();
+    let twice: Vec<&&String> = all.iter().filter(|m| !seen.insert(**m)).collect();
+    assert!(twice.is_empty(), "made twice: {twice:?}");
+    // Every file made is there, or was deleted as the file of an older version (the datasets
+    // were added while the nodes' first round made the participation datasets' files).
+    let removed: u64 = logs()
+        .iter()
+        .flat_map(|l| events_in(l, "downloads prepared"))
+        .map(|v| v["removed"].as_u64().unwrap_or(0))
+        .sum();
+    let finished = finished_files(dir.path()).len();
+    assert_eq!(
+        all.len(),
+        finished + usize::try_from(removed).unwrap(),
+        "{all:?}"
+    );
+    assert!(problems().is_empty(), "{:#?}", problems());
+    eprintln!(
+        "behind the balancer: node a made {}, node b made {} files; {finished} there, {removed} of older versions removed",
+        made[0].len(),
+        made[1].len(),
+    );
 }
