@@ -417,7 +417,8 @@ function addIcons(target) {
   const draw = (name, letter, colour) => {
     const size = 48, c = document.createElement("canvas");
     c.width = c.height = size;
-    const g = c.getContext("2d");
+    // Read back at once: a canvas kept in memory (no GPU round trip for getImageData).
+    const g = c.getContext("2d", { willReadFrequently: true });
     g.fillStyle = colour; g.strokeStyle = "#ffffff"; g.lineWidth = 4;
     g.beginPath(); g.arc(size / 2, size / 2, size / 2 - 3, 0, Math.PI * 2); g.fill(); g.stroke();
     g.fillStyle = "#ffffff"; g.font = `bold ${letter.length > 1 ? 18 : 24}px sans-serif`; g.textAlign = "center"; g.textBaseline = "middle";
