@@ -452,7 +452,9 @@ map = new maplibregl.Map({
   fadeDuration: 0,
   hash: false,
   attributionControl: { compact: false },
-  canvasContextAttributes: { preserveDrawingBuffer: true },
+  // No preserveDrawingBuffer: kept, every frame is copied once more (under software GL the z16
+  // view over a photo completes ~150 ms later); the PNG export reads the canvas in the frame's
+  // own `render` event instead.
   locale: lang === "en" ? {} : {
     "NavigationControl.ZoomIn": "Hineinzoomen", "NavigationControl.ZoomOut": "Herauszoomen",
     "NavigationControl.ResetBearing": "Nach Norden ausrichten", "GeolocateControl.FindMyLocation": "Meinen Standort zeigen",
@@ -582,7 +584,7 @@ function setCompare(epochId) {
   if (on) {
     if (!map2) {
       map2 = new maplibregl.Map({ container: "map2", style: buildStyle(epochId), center: map.getCenter(), zoom: map.getZoom(),
-        interactive: false, attributionControl: false, canvasContextAttributes: { preserveDrawingBuffer: true }, fadeDuration: 0 });
+        interactive: false, attributionControl: false, fadeDuration: 0 });
       map2.on("styleimagemissing", () => addIcons(map2));
       map2.on("style.load", () => { addIcons(map2); applyOpacity(map2); });
     } else {
