@@ -9,25 +9,14 @@
 // workers' requests included), the first tile (navigation start → the end of the first vector or
 // imagery tile response) and complete (navigation start → the map's last `idle` event, once no
 // request has been in flight for QUIET ms). Prints one JSON object.
-import path from "node:path";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, "..", "tests", "browser", "package.json"));
-const { chromium } = require("playwright-core");
+import { launch } from "../tests/browser/common.mjs";
 
 const [base, runsText] = process.argv.slice(2);
 const RUNS = Number(runsText || 5);
 const QUIET = 500;
 const TILE = /\/(tiles|imagery)\/[^/]+\/\d+\/\d+\/\d+/;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 
 // The centre of the newest epoch, from the public imagery list (the same for any version).
 const imagery = await (await fetch(`${base}/imagery`)).json();

@@ -7,20 +7,10 @@
 //
 // With COOKIE=name=value in the environment, the pages are visited with that cookie (a staff
 // session, for the back office).
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launch, axeSource } from "./common.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const axeSource = fs.readFileSync(path.join(here, "node_modules", "axe-core", "axe.min.js"), "utf8");
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 try {
   for (const arg of process.argv.slice(2)) {
     const [url, ...actions] = arg.split("@click=");

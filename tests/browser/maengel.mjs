@@ -18,23 +18,13 @@
 // 3. The citizen's tracking page before and after the release.
 // 4. The staff pages with every <details> opened (their forms): axe and the phone's width.
 import crypto from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launch, axe } from "./common.mjs";
 
 const [base, scenarioText] = process.argv.slice(2);
 const scenario = JSON.parse(scenarioText);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const axeSource = fs.readFileSync(path.join(here, "node_modules", "axe-core", "axe.min.js"), "utf8");
 const out = { steps: {} };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 
 async function tab(context) {
   const page = await context.newPage();
@@ -44,18 +34,6 @@ async function tab(context) {
   return page;
 }
 
-async function axe(page) {
-  // Evaluated through the debugging protocol: the page's CSP allows no inline script.
-  await page.evaluate(axeSource);
-  return page.evaluate(async () => {
-    const r = await window.axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-    });
-    return r.violations.map((v) => ({
-      id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
-    }));
-  });
-}
 
 // RFC 6238 (SHA-1, 6 digits, 30 s), from the base32 secret of the enrolment page.
 function totp(secret, unix = Date.now() / 1000) {

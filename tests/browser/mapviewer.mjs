@@ -6,22 +6,13 @@
 // SCENARIO_JSON: {"center":[lon,lat], "zoom":z, "newEpoch":"id", "oldEpoch":"id",
 //   "plan":{"lon":..,"lat":..}, "street":"Name", "streetBbox":[w,s,e,n], "reports":{"lon":..,"lat":..}}
 import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launch, axe } from "./common.mjs";
 
 const [base, scenarioText] = process.argv.slice(2);
 const scenario = JSON.parse(scenarioText);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const axeSource = fs.readFileSync(path.join(here, "node_modules", "axe-core", "axe.min.js"), "utf8");
 const out = { steps: {} };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 
 async function open(url, viewport = { width: 1280, height: 800 }) {
   const page = await browser.newPage({ viewport });
@@ -46,14 +37,6 @@ async function idle(page, which = "map") {
   }), which);
 }
 
-async function axe(page) {
-  // Evaluated through the debugging protocol: the CSP allows no inline script.
-  await page.evaluate(axeSource);
-  return page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
-  });
-}
 
 const rendered = (page, layer) => page.evaluate((layer) => {
   const m = window.stadtkarte.map;

@@ -12,21 +12,12 @@
 //   node pages.mjs URL [URL …]
 // With COOKIE=name=value, every page is visited with that cookie (a staff session).
 // With STADTKARTE_SCREENSHOTS=DIR, a desktop and a phone screenshot of each page go to DIR.
-import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launch, axeSource } from "./common.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const axeSource = fs.readFileSync(path.join(here, "node_modules", "axe-core", "axe.min.js"), "utf8");
 const shots = process.env.STADTKARTE_SCREENSHOTS;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 
 async function withCookie(page, url) {
   if (process.env.COOKIE) {

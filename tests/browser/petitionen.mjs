@@ -17,16 +17,11 @@
 //   signaturePageSeen  → {} (likewise for the signature)
 // At the end it prints one JSON object {"steps": …, "audits": […], "error"?}.
 import crypto from "node:crypto";
-import fs from "node:fs";
-import path from "node:path";
 import readline from "node:readline";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launch, axe } from "./common.mjs";
 
 const [base, scenarioText] = process.argv.slice(2);
 const s = JSON.parse(scenarioText);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const axeSource = fs.readFileSync(path.join(here, "node_modules", "axe-core", "axe.min.js"), "utf8");
 const out = { steps: {}, audits: [] };
 const steps = out.steps;
 
@@ -39,12 +34,7 @@ async function ask(what, data = {}) {
   return JSON.parse(value);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 
 const DESK = { viewport: { width: 1280, height: 800 }, locale: "de-DE" };
 const PHONE = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, locale: "de-DE" };
@@ -56,18 +46,6 @@ async function tab(context) {
   return page;
 }
 
-async function axe(page) {
-  // Evaluated through the debugging protocol: the page's CSP allows no inline script.
-  await page.evaluate(axeSource);
-  return page.evaluate(async () => {
-    const r = await window.axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-    });
-    return r.violations.map((v) => ({
-      id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
-    }));
-  });
-}
 
 const scrollWidth = (page) => page.evaluate(() => document.documentElement.scrollWidth);
 

@@ -4,23 +4,13 @@
 // JSON object with what each step found; the Rust test (tests/tests/it/plans.rs) asserts on it.
 //
 //   node plans.mjs BASE_URL '{"plan": id, "bbox": [w,s,e,n], "scan": [[lon,lat]×4], "collections": [...]}'
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launch, axe } from "./common.mjs";
 
 const [base, scenarioText] = process.argv.slice(2);
 const scenario = JSON.parse(scenarioText);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const axeSource = fs.readFileSync(path.join(here, "node_modules", "axe-core", "axe.min.js"), "utf8");
 const out = { steps: {} };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 
 async function open(url, viewport = { width: 1280, height: 800 }) {
   const page = await browser.newPage({ viewport });
@@ -44,13 +34,6 @@ async function idle(page) {
   }));
 }
 
-async function axe(page) {
-  await page.evaluate(axeSource);
-  return page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
-  });
-}
 
 // The pixels of a screenshot region, decoded in the page: [r, g, b] of the first pixel, the
 // mean brightness and saturation, and how many pixels are a clear blue.

@@ -6,23 +6,14 @@
 //   node print.mjs BASE_URL SCENARIO_JSON OUT_DIR
 //
 // SCENARIO_JSON: {"center":[lon,lat], "zoom":z, "newEpoch":"id", "oldEpoch":"id"}
-import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launch, axeSource } from "./common.mjs";
 
 const [base, scenarioText, outDir] = process.argv.slice(2);
 const scenario = JSON.parse(scenarioText);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const axeSource = fs.readFileSync(path.join(here, "node_modules", "axe-core", "axe.min.js"), "utf8");
 const out = { prints: {} };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 
 async function open(hash, viewport = { width: 1280, height: 800 }) {
   const page = await browser.newPage({ viewport, acceptDownloads: true });
