@@ -102,14 +102,14 @@ const area = (id, src, layer, fill, opacity, line, width, minzoom) => [
     paint: { "line-color": line, "line-width": width } },
 ];
 
-// The label of a building zone, as the plan's "Nutzungsschablone" has it: kind, then GRZ and GFZ
-// with the page language's decimal sign ("WA / GRZ 0,4 · GFZ 0,8" in German).
+// The label of a building zone, as the plan's "Nutzungsschablone" has it: kind, GRZ and GFZ one
+// below the other, with the page language's decimal sign ("WA", "GRZ 0,4", "GFZ 0,8" in German).
 export function zoneLabel(lang = document.documentElement.lang) {
   const locale = lang === "en" ? "en" : "de";
   const number = (key) => ["number-format", ["get", key], { locale, "max-fraction-digits": 2 }];
   return ["concat", ZONE_ABBR,
     ["case", ["has", "grz"], ["concat", "\n", "GRZ ", number("grz")], ""],
-    ["case", ["has", "gfz"], ["concat", ["case", ["has", "grz"], " · ", "\n"], "GFZ ", number("gfz")], ""]];
+    ["case", ["has", "gfz"], ["concat", "\n", "GFZ ", number("gfz")], ""]];
 }
 
 // The styles of the plan collections, keyed by collection id, in the shape app.js uses:
