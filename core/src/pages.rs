@@ -1,7 +1,7 @@
 //! The pages every installation has, whatever it serves: the stylesheet of all pages
-//! (`/static/stadtkarte.css`), the site's icon (`/favicon.svg`, which every page links, and
-//! `/favicon.ico` for browsers and readers that ask for that name) and the placeholders of the imprint (`/impressum`) and the
-//! privacy notice (`/datenschutz`). A city points `city.imprint_url` and `city.privacy_url` at
+//! (`/static/stadtkarte.css`), the site's icon (`/favicon.svg`, which every page and the map
+//! link, and `/favicon.ico` for browsers and readers that ask for that name) and the
+//! placeholders of the imprint (`/impressum`) and the privacy notice (`/datenschutz`). A city points `city.imprint_url` and `city.privacy_url` at
 //! its own pages; the footer of every page links there.
 
 use askama::Template;
@@ -63,7 +63,7 @@ async fn privacy(State(state): State<AppState>, cx: PageContext) -> Result<Respo
 }
 
 /// The site's icon: a white gable (a roof, or a map pin's tip) on the city's blue, in a
-/// 16-unit square with rounded corners. The map page carries the same drawing inline.
+/// 16-unit square with rounded corners.
 pub const FAVICON_SVG: &str = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'>\
 <rect width='16' height='16' rx='3' fill='#0b5cad'/><path d='M3 12 L8 3 L13 12 Z' fill='white'/></svg>";
 

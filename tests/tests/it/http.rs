@@ -176,8 +176,9 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
 #[tokio::test]
 async fn every_page_has_the_site_icon_and_favicon_ico_is_one() {
     let (app, _) = test_app().await;
-    // The pages link the SVG icon, so browsers do not ask for /favicon.ico (a 404 before).
-    for path in ["/impressum", "/datenschutz", "/opendata"] {
+    // The pages and the map link the SVG icon, so browsers do not ask for /favicon.ico (a 404
+    // before).
+    for path in ["/impressum", "/datenschutz", "/opendata", "/map"] {
         let page = get(&app, path, &[("accept", BROWSER)]).await;
         assert_eq!(page.status, 200, "{path}");
         assert!(
