@@ -11,6 +11,10 @@ epochs (into ~/.cache/stadtkarte/bench/map-imagery) and the two development plan
 fixtures, as the map tests have it. The server runs as `make demo` runs it (as `stadtkarte_web`)
 on 127.0.0.1:8394, log level warn; bench/map_timing.mjs measures two views, RUNS runs each after
 one run that warms the server's caches; the table gives the median and the range.
+
+In the same run it measures the floor: bare MapLibre GL JS pages (same version, no app, a map over
+the whole window) with only the same aerial image at the same two views, and at zoom 16 with the
+buildings as one line layer. The last lines give the map's complete time over the bare page's.
 """
 
 import json
@@ -108,6 +112,13 @@ def main():
                     f"({fmt.format(min(values))}–{fmt.format(max(values))})")
         print(f"| {name} | {cell('requests')} | {cell('bytes', 1e6, ' MB', 2)} | "
               f"{cell('firstTileMs', 1, ' ms')} | {cell('completeMs', 1, ' ms')} |")
+
+    def complete(name):
+        return statistics.median(r["completeMs"] for r in result["views"][name]["runs"])
+    print()
+    for view in ("default", "z16"):
+        print(f"{view}: complete {complete(view):.0f} ms, bare MapLibre with the same image "
+              f"{complete('bare-' + view):.0f} ms: ratio {complete(view) / complete('bare-' + view):.2f}")
     return 0
 
 
