@@ -76,10 +76,11 @@ async fn prepare(f: &Fixture) -> PathBuf {
 }
 
 /// What protomaps' Python reader (`pmtiles` from `PyPI`) finds in the archive: header, metadata,
-/// the zooms of all tiles and the stored bytes of tile `z/x/y` (hex).
+/// the zooms of all tiles, the largest tile (uncompressed bytes and address) and the stored bytes
+/// of tile `z/x/y` (hex).
 async fn read_with_python(path: &std::path::Path, (z, x, y): (u8, u32, u32)) -> Value {
     let script = r#"
-import json, sys
+import gzip, json, sys
 from pmtiles.reader import Reader, MmapSource, all_tiles
 path, z, x, y = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 with open(path, "r+b") as f:
@@ -87,8 +88,12 @@ with open(path, "r+b") as f:
     reader = Reader(source)
     h = reader.header()
     zooms = {}
+    largest = [0, None]
     for (tz, tx, ty), data in all_tiles(source):
         zooms[tz] = zooms.get(tz, 0) + 1
+        size = len(gzip.decompress(data))
+        if size > largest[0]:
+            largest = [size, f"{tz}/{tx}/{ty}"]
     tile = reader.get(z, x, y)
     print(json.dumps({
         "header": {
@@ -99,6 +104,7 @@ with open(path, "r+b") as f:
         },
         "metadata": reader.metadata(),
         "zooms": {str(k): v for k, v in sorted(zooms.items())},
+        "largest": largest,
         "tile": tile.hex() if tile else None,
     }))
 "#;
@@ -198,6 +204,15 @@ async fn the_city_map_is_a_pmtiles_archive_that_independent_readers_read() {
     );
     let zooms = read["zooms"].as_object().unwrap();
     println!("tiles per zoom: {zooms:?}");
+    // Every tile within the byte budget the server warns above (uncompressed): a phone that
+    // reads the archive never meets a tile the server itself calls too large.
+    let budget = stadtkarte_core::config::TilesConfig::default().max_tile_bytes;
+    println!("largest tile: {}", read["largest"]);
+    assert!(
+        read["largest"][0].as_u64().unwrap() <= budget as u64,
+        "largest tile {} over the budget of {budget} bytes",
+        read["largest"]
+    );
     assert_eq!(
         zooms.keys().map(String::as_str).collect::<Vec<_>>(),
         ["10", "11", "12", "13", "14", "15", "16"],

@@ -74,7 +74,10 @@ async fn metadata_tilejson_and_conformance() {
         )
     );
     let limits = ts["tileMatrixSetLimits"].as_array().unwrap();
-    assert_eq!(limits[0]["tileMatrix"], "13");
+    assert_eq!(
+        limits[0]["tileMatrix"], "14",
+        "from the buildings' min zoom"
+    );
     let (c, r) = tile_of(7.5975, 50.3605, 14);
     let z14 = limits.iter().find(|l| l["tileMatrix"] == "14").unwrap();
     assert!(
